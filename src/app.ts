@@ -1,0 +1,50 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { type RequestIdVariables, requestId } from 'hono/request-id'
+import type { Env } from './env.js'
+import { AppError } from './errors.js'
+import { Lifecycle } from './lifecycle.js'
+import { createLogger, type Logger } from './logger.js'
+import { accessLog } from './middleware/access-log.js'
+import { handleError, handleNotFound } from './middleware/error-handler.js'
+import { type RedisVariables, redisClient } from './middleware/redis.js'
+import type { Redis } from './redis/facade.js'
+import { healthRoutes } from './routes/health.js'
+
+export type AppEnv = { Variables: RedisVariables & RequestIdVariables }
+
+export type ServiceApp = Hono<AppEnv> & {
+  /** Driven by main.ts on shutdown: fails readiness, then ends long-lived responses. */
+  readonly lifecycle: Lifecycle
+  readonly logger: Logger
+}
+
+/**
+ * Builds the HTTP app: the only way to get one. Everything the app holds is created here, per call,
+ * so two apps built in one process (as the tests do) share nothing but the Redis they are given.
+ * It does no I/O: main.ts connects Redis before calling it and serves the result.
+ */
+export function createApp(env: Env, redis: Redis): ServiceApp {
+  const logger = createLogger(env.logLevel)
+  const lifecycle = new Lifecycle()
+  const app = new Hono<AppEnv>()
+
+  app.onError(handleError(logger))
+  app.notFound(handleNotFound)
+
+  app.use(
+    requestId(),
+    accessLog({ logger }),
+    bodyLimit({
+      maxSize: env.bodyLimitBytes,
+      onError: () => {
+        throw new AppError(413, 'payload_too_large', `Request body exceeds ${env.bodyLimitBytes} bytes`)
+      },
+    }),
+    redisClient(redis),
+  )
+
+  app.route('/', healthRoutes({ lifecycle, readyTimeoutMs: env.readyTimeoutMs }))
+
+  return Object.assign(app, { lifecycle, logger })
+}

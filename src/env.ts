@@ -1,0 +1,169 @@
+import { z } from 'zod'
+
+/**
+ * Configuration: the one place that knows the service's environment variables.
+ *
+ * `loadEnv(source)` validates a plain record (main.ts passes `process.env`) and returns a frozen, typed
+ * config, or throws a {@link ConfigError} that lists every problem at once. Messages name the variable and
+ * the rule, never the value: SESSION_SECRET, API_TOKEN and the password inside REDIS_URL are secrets.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const NODE_ENVS = ['development', 'test', 'production'] as const
+const MIN_SECRET_LENGTH = 32
+
+// `KEY=` in an env file means "not set", so an empty string falls back to the default.
+const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value)
+
+const wholeNumber = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` })
+
+/** A whole number in [min, max], `fallback` when unset. */
+const integer = (min: number, max: number, fallback: number) =>
+  z.preprocess((value) => unsetIfEmpty(value) ?? fallback, wholeNumber(min, max))
+
+const secretList = (hint: string) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .string({ error: `is required: ${hint}` })
+      .min(1, { error: `is required: ${hint}` })
+      .transform((raw) => raw.split(',').map((part) => part.trim()))
+      .refine((parts) => parts.every((part) => part.length >= MIN_SECRET_LENGTH), {
+        error: `each comma-separated value must be at least ${MIN_SECRET_LENGTH} characters: ${hint}`,
+      }),
+  )
+
+const redisUrl = z.preprocess(
+  unsetIfEmpty,
+  z
+    .string({
+      error:
+        'is required in every mode: point it at a Redis, e.g. redis://127.0.0.1:6379 (start one with `docker compose up -d redis`, or run `npm run local`)',
+    })
+    .refine(
+      (raw) => {
+        try {
+          const url = new URL(raw)
+          return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== ''
+        } catch {
+          return false
+        }
+      },
+      {
+        error:
+          'must be a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379 or rediss://default:PASSWORD@HOST:6379',
+      },
+    ),
+)
+
+const schema = z.object({
+  REDIS_URL: redisUrl,
+  SESSION_SECRET: secretList('generate one with `openssl rand -base64 48`'),
+  API_TOKEN: secretList('generate one with `openssl rand -base64 48`'),
+  PORT: integer(0, 65535, 3000),
+  HOST: z.preprocess(unsetIfEmpty, z.string().default('0.0.0.0')),
+  NODE_ENV: z.preprocess(
+    unsetIfEmpty,
+    z.enum(NODE_ENVS, { error: `must be one of ${NODE_ENVS.join(', ')}` }).default('development'),
+  ),
+  LOG_LEVEL: z.preprocess(
+    unsetIfEmpty,
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  ),
+  REDIS_CONNECT_TIMEOUT_MS: integer(100, 600_000, 5000),
+  READY_TIMEOUT_MS: integer(10, 60_000, 1000),
+  REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000, 2000),
+  BODY_LIMIT_BYTES: integer(1024, 100 * 1024 * 1024, 1_048_576),
+  // Its default depends on NODE_ENV, so it is resolved after parsing.
+  SHUTDOWN_DELAY_MS: z.preprocess(unsetIfEmpty, wholeNumber(0, 600_000).optional()),
+  SHUTDOWN_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
+  SESSION_TTL_SECONDS: integer(60, 31_536_000, 86_400),
+  BUFFER_MAX_LEN: integer(1, 10_000_000, 10_000),
+  SSE_HEARTBEAT_MS: integer(100, 600_000, 15_000),
+  SSE_RETRY_MS: integer(100, 600_000, 2000),
+  SSE_QUEUE_MAX_EVENTS: integer(1, 1_000_000, 1000),
+  SSE_QUEUE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 1_048_576),
+})
+
+export type NodeEnv = (typeof NODE_ENVS)[number]
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface Env {
+  readonly redisUrl: string
+  /** The first signs new cookies; all of them verify (rotation). */
+  readonly sessionSecrets: readonly string[]
+  readonly apiTokens: readonly string[]
+  readonly port: number
+  readonly host: string
+  readonly nodeEnv: NodeEnv
+  readonly logLevel: LogLevel
+  readonly redisConnectTimeoutMs: number
+  readonly readyTimeoutMs: number
+  readonly redisCommandTimeoutMs: number
+  readonly bodyLimitBytes: number
+  readonly shutdownDelayMs: number
+  readonly shutdownTimeoutMs: number
+  readonly sessionTtlSeconds: number
+  readonly bufferMaxLen: number
+  readonly sseHeartbeatMs: number
+  readonly sseRetryMs: number
+  readonly sseQueueMaxEvents: number
+  readonly sseQueueMaxBytes: number
+}
+
+/** Thrown by {@link loadEnv}; `problems` holds one line per bad variable, each naming it. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config'
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((line) => `  - ${line}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export function loadEnv(source: Record<string, string | undefined>): Env {
+  const parsed = schema.safeParse(source)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`,
+    )
+    throw new ConfigError(problems)
+  }
+  const v = parsed.data
+  return Object.freeze({
+    redisUrl: v.REDIS_URL,
+    sessionSecrets: Object.freeze(v.SESSION_SECRET),
+    apiTokens: Object.freeze(v.API_TOKEN),
+    port: v.PORT,
+    host: v.HOST,
+    nodeEnv: v.NODE_ENV,
+    logLevel: v.LOG_LEVEL,
+    redisConnectTimeoutMs: v.REDIS_CONNECT_TIMEOUT_MS,
+    readyTimeoutMs: v.READY_TIMEOUT_MS,
+    redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
+    bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    shutdownDelayMs: v.SHUTDOWN_DELAY_MS ?? (v.NODE_ENV === 'production' ? 5000 : 0),
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    sessionTtlSeconds: v.SESSION_TTL_SECONDS,
+    bufferMaxLen: v.BUFFER_MAX_LEN,
+    sseHeartbeatMs: v.SSE_HEARTBEAT_MS,
+    sseRetryMs: v.SSE_RETRY_MS,
+    sseQueueMaxEvents: v.SSE_QUEUE_MAX_EVENTS,
+    sseQueueMaxBytes: v.SSE_QUEUE_MAX_BYTES,
+  })
+}
+
+/** `redis://user:***@host:port/db`: safe to print, the password never is. */
+export function describeRedisUrl(raw: string): string {
+  try {
+    const url = new URL(raw)
+    if (url.password) url.password = '***'
+    return url.toString()
+  } catch {
+    return '(unparseable REDIS_URL)'
+  }
+}

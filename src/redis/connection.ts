@@ -1,0 +1,87 @@
+import { createClient } from 'redis'
+import { describeRedisUrl } from '../env.js'
+
+/**
+ * The node-redis connection lifecycle: options, startup within a budget, reconnect with capped backoff.
+ * main.ts owns the connection; the app only ever sees the facade built on top of it.
+ */
+
+export type NodeRedisClient = ReturnType<typeof createNodeRedisClient>
+
+export interface ConnectionOptions {
+  url: string
+  /** Bound on every command: a hung Redis yields a timeout error, which the facade turns into a 503. */
+  commandTimeoutMs: number
+  /** Called for every connection error; node-redis kills the process on an unhandled 'error' event. */
+  onError: (error: Error) => void
+}
+
+/** Reconnect delays: 50 ms, 100 ms, 200 ms ... capped at 1 s, so recovery after an outage takes ~1 s. */
+export const RECONNECT_BACKOFF_CAP_MS = 1000
+const reconnectDelay = (retries: number) => Math.min(50 * 2 ** retries, RECONNECT_BACKOFF_CAP_MS)
+
+export function createNodeRedisClient({ url, commandTimeoutMs, onError }: ConnectionOptions) {
+  const client = createClient({
+    url,
+    // Without this, commands issued while reconnecting wait in a queue: requests would hang, not 503.
+    disableOfflineQueue: true,
+    commandOptions: { timeout: commandTimeoutMs },
+    socket: {
+      connectTimeout: Math.max(commandTimeoutMs, 1000),
+      reconnectStrategy: reconnectDelay,
+    },
+  })
+  client.on('error', onError)
+  return client
+}
+
+/** Why the service could not reach Redis at startup; main.ts turns it into exit code 69. */
+export class RedisStartupError extends Error {
+  readonly code = 'redis_unreachable'
+  constructor(
+    readonly target: string,
+    readonly budgetMs: number,
+    readonly lastReason: string,
+  ) {
+    super(`Could not connect to Redis at ${target} within ${budgetMs} ms. Last reason: ${lastReason}`)
+    this.name = 'RedisStartupError'
+  }
+}
+
+/**
+ * Connects, retrying (a Redis that starts a moment later is fine), until the whole handshake
+ * (TCP, TLS, HELLO/AUTH and a PING) has succeeded or `budgetMs` is spent. On failure the client is
+ * destroyed, so no reconnect loop outlives the attempt, and the last reason is reported.
+ */
+export async function connectWithinBudget(
+  client: NodeRedisClient,
+  url: string,
+  budgetMs: number,
+): Promise<void> {
+  let lastReason = 'no answer from Redis (the connection opened but the handshake never completed)'
+  let socketOpened = false
+  const recordError = (error: Error) => {
+    lastReason = error.message || error.name
+  }
+  const recordConnect = () => {
+    socketOpened = true
+  }
+  client.on('error', recordError)
+  client.on('connect', recordConnect)
+
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('budget spent')), budgetMs)
+  })
+  try {
+    await Promise.race([client.connect().then(() => client.ping()), deadline])
+  } catch {
+    if (!socketOpened && lastReason.startsWith('no answer')) lastReason = 'connection attempt timed out'
+    client.destroy()
+    throw new RedisStartupError(describeRedisUrl(url), budgetMs, lastReason)
+  } finally {
+    clearTimeout(timer)
+    client.off('error', recordError)
+    client.off('connect', recordConnect)
+  }
+}

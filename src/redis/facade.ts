@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto'
+import { ErrorReply } from 'redis'
+import { RedisUnavailableError } from '../errors.js'
+import type { NodeRedisClient } from './connection.js'
+
+/**
+ * The Redis client the app is written against. Method names and argument shapes follow @upstash/redis,
+ * so handlers could run on an edge runtime with that client; here it is a thin facade over node-redis.
+ *
+ * Values follow Upstash's serialisation: `set` stores strings as they are and anything else as JSON;
+ * `get` returns parsed JSON when the stored string is JSON, the string otherwise.
+ *
+ * It grows one command at a time, as features need them. Every method either resolves with Redis's
+ * answer, rejects with {@link RedisUnavailableError} when Redis cannot answer in time (disconnected,
+ * reconnecting or hung: there is no offline queue), or rejects with Redis's own error reply.
+ */
+export interface Redis {
+  ping(): Promise<string>
+  get<T = unknown>(key: string): Promise<T | null>
+  set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
+  /** GET and reset the expiry in one round trip (Redis >= 6.2). */
+  getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
+  del(...keys: string[]): Promise<number>
+  ttl(key: string): Promise<number>
+  /** A Lua script run by SHA, loaded on first use (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
+  createScript<TResult = unknown>(source: string): Script<TResult>
+}
+
+export interface SetOptions {
+  /** Expire after this many seconds. */
+  ex?: number
+  /** Only set the key if it does not exist. */
+  nx?: boolean
+  /** Only set the key if it already exists. */
+  xx?: boolean
+}
+
+export interface Script<TResult> {
+  readonly sha1: string
+  exec(keys: readonly string[], args: readonly string[]): Promise<TResult>
+}
+
+function serialize(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value)
+}
+
+function deserialize<T>(raw: string | null): T | null {
+  if (raw === null) return null
+  try {
+    return JSON.parse(raw) as T
+  } catch {
+    return raw as T
+  }
+}
+
+/**
+ * Maps node-redis's failures onto ours. An error reply (WRONGTYPE, a script's `error_reply`, ...) is
+ * Redis answering: it passes through. Anything else means Redis did not answer: offline queue
+ * disabled while reconnecting, command timeout while hung, socket closed with the command in flight.
+ */
+async function call<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return await command()
+  } catch (error) {
+    if (error instanceof ErrorReply) throw error
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+    throw new RedisUnavailableError(reason, { cause: error })
+  }
+}
+
+export function createRedisFacade(client: NodeRedisClient): Redis {
+  return {
+    ping: () => call(() => client.ping()),
+    get: async <T>(key: string) => deserialize<T>(await call(() => client.get(key))),
+    set: async (key, value, opts = {}) => {
+      const reply = await call(() =>
+        client.set(key, serialize(value), {
+          ...(opts.ex !== undefined && { expiration: { type: 'EX', value: opts.ex } }),
+          ...(opts.nx && { condition: 'NX' }),
+          ...(opts.xx && { condition: 'XX' }),
+        }),
+      )
+      return reply === null ? null : 'OK'
+    },
+    getex: async <T>(key: string, opts: { ex: number }) =>
+      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: opts.ex }))),
+    del: (...keys) => call(() => client.del(keys)),
+    ttl: (key) => call(() => client.ttl(key)),
+    createScript: <TResult>(source: string): Script<TResult> => {
+      const sha1 = createHash('sha1').update(source).digest('hex')
+      return {
+        sha1,
+        exec: (keys, args) =>
+          call(async () => {
+            const options = { keys: [...keys], arguments: [...args] }
+            try {
+              return (await client.evalSha(sha1, options)) as TResult
+            } catch (error) {
+              if (!(error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))) throw error
+              return (await client.eval(source, options)) as TResult
+            }
+          }),
+      }
+    },
+  }
+}

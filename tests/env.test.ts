@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, describeRedisUrl, loadEnv } from '../src/env.js'
+
+const SECRET = 'x'.repeat(32)
+const valid = { REDIS_URL: 'redis://127.0.0.1:6379', SESSION_SECRET: SECRET, API_TOKEN: SECRET }
+
+function problemsOf(source: Record<string, string | undefined>): readonly string[] {
+  try {
+    loadEnv(source)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as ConfigError).problems
+  }
+  throw new Error('expected loadEnv to throw')
+}
+
+describe('loadEnv', () => {
+  it('applies the documented defaults and freezes the result', () => {
+    const env = loadEnv(valid)
+    expect(env).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      nodeEnv: 'development',
+      logLevel: 'info',
+      redisConnectTimeoutMs: 5000,
+      readyTimeoutMs: 1000,
+      redisCommandTimeoutMs: 2000,
+      bodyLimitBytes: 1_048_576,
+      shutdownDelayMs: 0,
+      shutdownTimeoutMs: 30_000,
+    })
+    expect(Object.isFrozen(env)).toBe(true)
+    expect(Object.isFrozen(env.sessionSecrets)).toBe(true)
+  })
+
+  it('delays shutdown by 5 s by default in production only', () => {
+    expect(loadEnv({ ...valid, NODE_ENV: 'production' }).shutdownDelayMs).toBe(5000)
+    expect(loadEnv({ ...valid, NODE_ENV: 'production', SHUTDOWN_DELAY_MS: '0' }).shutdownDelayMs).toBe(0)
+  })
+
+  it('splits secret lists: the first signs, all verify', () => {
+    const env = loadEnv({ ...valid, SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(40)}` })
+    expect(env.sessionSecrets).toEqual(['n'.repeat(32), 'o'.repeat(40)])
+  })
+
+  it('treats an empty variable as unset', () => {
+    expect(loadEnv({ ...valid, PORT: '', LOG_LEVEL: '' })).toMatchObject({ port: 3000, logLevel: 'info' })
+    expect(problemsOf({ ...valid, REDIS_URL: '' })).toEqual([expect.stringMatching(/^REDIS_URL is required/)])
+  })
+
+  it('lists every problem at once, each naming its variable', () => {
+    const problems = problemsOf({ PORT: 'eighty', NODE_ENV: 'staging', READY_TIMEOUT_MS: '-1' })
+    const named = problems.map((line) => line.split(' ')[0])
+    expect(named.sort()).toEqual([
+      'API_TOKEN',
+      'NODE_ENV',
+      'PORT',
+      'READY_TIMEOUT_MS',
+      'REDIS_URL',
+      'SESSION_SECRET',
+    ])
+  })
+
+  it('says how to start a local Redis when REDIS_URL is missing', () => {
+    expect(problemsOf({ ...valid, REDIS_URL: undefined })[0]).toMatch(/npm run local/)
+  })
+
+  it.each(['http://localhost:6379', 'localhost:6379', 'redis://', 'not a url'])(
+    'rejects REDIS_URL %s',
+    (url) => {
+      expect(problemsOf({ ...valid, REDIS_URL: url })).toEqual([expect.stringMatching(/^REDIS_URL must be/)])
+    },
+  )
+
+  it('accepts rediss:// (TLS, e.g. Upstash)', () => {
+    expect(loadEnv({ ...valid, REDIS_URL: 'rediss://default:pw@example.upstash.io:6379' }).redisUrl).toMatch(
+      /^rediss:/,
+    )
+  })
+
+  it('never puts a secret value into an error', () => {
+    const shortSecret = 'hunter2-too-short'
+    const error = (() => {
+      try {
+        loadEnv({
+          REDIS_URL: 'redis://:pa55word@h:1/x y',
+          SESSION_SECRET: `${SECRET},${shortSecret}`,
+          API_TOKEN: shortSecret,
+        })
+      } catch (caught) {
+        return caught as ConfigError
+      }
+    })()
+    expect(error?.problems.map((line) => line.split(' ')[0]).sort()).toEqual(['API_TOKEN', 'SESSION_SECRET'])
+    expect(error?.message).not.toContain(shortSecret)
+    expect(error?.message).not.toContain(SECRET)
+  })
+})
+
+describe('describeRedisUrl', () => {
+  it('redacts the password and keeps host and port', () => {
+    expect(describeRedisUrl('rediss://default:s3cret@cache.example:6380/2')).toBe(
+      'rediss://default:***@cache.example:6380/2',
+    )
+    expect(describeRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379')
+  })
+})

@@ -1,0 +1,40 @@
+import { afterAll } from 'vitest'
+import { createApp, type ServiceApp } from '../../src/app.js'
+import {
+  connectWithinBudget,
+  createNodeRedisClient,
+  type NodeRedisClient,
+} from '../../src/redis/connection.js'
+import { createRedisFacade, type Redis } from '../../src/redis/facade.js'
+import { testEnv } from './env.js'
+
+export interface TestApp {
+  app: ServiceApp
+  redis: Redis
+  /** The raw node-redis client behind the facade, for assertions such as TTL or CLIENT LIST. */
+  client: NodeRedisClient
+}
+
+/**
+ * Builds the app exactly as main.ts does (real connection, real facade) against `redisUrl`, and closes
+ * it after the file's tests. `overrides` are raw environment variables, validated by loadEnv.
+ */
+export async function buildTestApp(
+  redisUrl: string,
+  overrides: Record<string, string> = {},
+): Promise<TestApp> {
+  const env = testEnv(redisUrl, overrides)
+  const client = createNodeRedisClient({
+    url: env.redisUrl,
+    commandTimeoutMs: env.redisCommandTimeoutMs,
+    onError: () => {},
+  })
+  await connectWithinBudget(client, env.redisUrl, env.redisConnectTimeoutMs)
+  const redis = createRedisFacade(client)
+  const app = createApp(env, redis)
+  afterAll(async () => {
+    await app.lifecycle.close()
+    client.destroy()
+  })
+  return { app, redis, client }
+}

@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process'
+import { RedisMemoryServer } from 'redis-memory-server'
+
+/**
+ * Real, throw-away `redis-server` processes for tests, through redis-memory-server. It never downloads:
+ * it runs the `redis-server` on PATH (REDISMS_SYSTEM_BINARY wins when set), and says how to get one.
+ */
+export function systemRedisBinary(): string {
+  if (process.env.REDISMS_SYSTEM_BINARY) return process.env.REDISMS_SYSTEM_BINARY
+  try {
+    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error('redis-server is not on PATH: install it (Debian: apt-get install -y redis-server)')
+  }
+}
+
+/** A dedicated server a test may stop, restart on the same port, or freeze (SIGSTOP). */
+export class TestRedisServer {
+  private constructor(private readonly server: RedisMemoryServer) {}
+
+  /** `args` are extra redis-server arguments, e.g. `['--requirepass', 'x']`. */
+  static async start(args: string[] = []): Promise<TestRedisServer> {
+    const server = new RedisMemoryServer({
+      binary: { systemBinary: systemRedisBinary() },
+      instance: { args },
+    })
+    await server.start()
+    return new TestRedisServer(server)
+  }
+
+  async url(): Promise<string> {
+    return `redis://${await this.server.getHost()}:${await this.server.getPort()}`
+  }
+
+  stop(): Promise<boolean> {
+    return this.server.stop()
+  }
+
+  /** Starts again on the port it had, like a Redis coming back after an outage. */
+  restart(): Promise<boolean> {
+    return this.server.start()
+  }
+
+  /** SIGSTOP: the server keeps its connections but answers nothing, like a hung Redis. */
+  freeze(): void {
+    this.signal('SIGSTOP')
+  }
+
+  thaw(): void {
+    this.signal('SIGCONT')
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    const info = this.server.getInstanceInfo()
+    if (!info || !info.childProcess) throw new Error('redis-server is not running')
+    info.childProcess.kill(signal)
+  }
+}

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+/** The built entry point, exactly what `npm start` and the Docker image run (global setup builds it). */
+export const ENTRY_POINT = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
+
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** Milliseconds from spawn to exit. */
+  elapsedMs: number
+}
+
+/** The real service as a child process, with its output captured and its exit awaited. */
+export class ServiceProcess {
+  stdout = ''
+  stderr = ''
+  readonly exited: Promise<Exit>
+  private readonly startedAt = performance.now()
+
+  private constructor(readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk
+    })
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk
+    })
+    this.exited = once(child, 'exit').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+      elapsedMs: performance.now() - this.startedAt,
+    }))
+  }
+
+  /** Spawns with exactly `env` (plus PATH): nothing leaks in from the test runner's environment. */
+  static spawn(env: Record<string, string>): ServiceProcess {
+    const child = spawn(process.execPath, [ENTRY_POINT], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    return new ServiceProcess(child)
+  }
+
+  /** Resolves with the base URL once the service logs that it listens; rejects if it exits first. */
+  async listening(timeoutMs = 10_000): Promise<string> {
+    const deadline = performance.now() + timeoutMs
+    while (performance.now() < deadline) {
+      const match = /"msg":"listening"/.test(this.stdout) && /"url":"http:\/\/[^:]+:(\d+)"/.exec(this.stdout)
+      if (match) return `http://127.0.0.1:${match[1]}`
+      if (this.child.exitCode !== null) {
+        throw new Error(`service exited with ${this.child.exitCode} before listening:\n${this.stderr}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`service did not listen within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`)
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    this.child.kill(signal)
+  }
+
+  /** For afterEach: make sure no service outlives its test. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL')
+      await this.exited
+    }
+  }
+}
