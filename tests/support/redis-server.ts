@@ -1,18 +1,10 @@
-import { execFileSync } from 'node:child_process'
 import { RedisMemoryServer } from 'redis-memory-server'
+import { systemRedisBinary } from '../../scripts/redis-binary.js'
 
 /**
  * Real, throw-away `redis-server` processes for tests, through redis-memory-server. It never downloads:
  * it runs the `redis-server` on PATH (REDISMS_SYSTEM_BINARY wins when set), and says how to get one.
  */
-export function systemRedisBinary(): string {
-  if (process.env.REDISMS_SYSTEM_BINARY) return process.env.REDISMS_SYSTEM_BINARY
-  try {
-    return execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim()
-  } catch {
-    throw new Error('redis-server is not on PATH: install it (Debian: apt-get install -y redis-server)')
-  }
-}
 
 /** A dedicated server a test may stop, restart on the same port, or freeze (SIGSTOP). */
 export class TestRedisServer {
