@@ -8,10 +8,13 @@ import { createLogger, type Logger } from './logger.js'
 import { accessLog } from './middleware/access-log.js'
 import { handleError, handleNotFound } from './middleware/error-handler.js'
 import { type RedisVariables, redisClient } from './middleware/redis.js'
+import { type SessionVariables, sessions } from './middleware/session.js'
 import type { Redis } from './redis/facade.js'
+import { readLuaScript } from './redis/scripts.js'
 import { healthRoutes } from './routes/health.js'
+import { sessionRoutes } from './routes/sessions.js'
 
-export type AppEnv = { Variables: RedisVariables & RequestIdVariables }
+export type AppEnv = { Variables: RedisVariables & RequestIdVariables & SessionVariables }
 
 export type ServiceApp = Hono<AppEnv> & {
   /** Driven by main.ts on shutdown: fails readiness, then ends long-lived responses. */
@@ -22,7 +25,7 @@ export type ServiceApp = Hono<AppEnv> & {
 /**
  * Builds the HTTP app: the only way to get one. Everything the app holds is created here, per call,
  * so two apps built in one process (as the tests do) share nothing but the Redis they are given.
- * It does no I/O: main.ts connects Redis before calling it and serves the result.
+ * It does no network I/O (it only reads its Lua scripts): main.ts connects Redis first and serves the result.
  */
 export function createApp(env: Env, redis: Redis): ServiceApp {
   const logger = createLogger(env.logLevel)
@@ -42,9 +45,22 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       },
     }),
     redisClient(redis),
+    sessions({
+      secrets: env.sessionSecrets,
+      ttlSeconds: env.sessionTtlSeconds,
+      // Plain http://localhost must work in development; production cookies are HTTPS-only.
+      secure: env.nodeEnv === 'production',
+      scripts: {
+        create: readLuaScript('session-create'),
+        read: readLuaScript('session-read'),
+        patch: readLuaScript('session-patch'),
+        rotate: readLuaScript('session-rotate'),
+      },
+    }),
   )
 
   app.route('/', healthRoutes({ lifecycle, readyTimeoutMs: env.readyTimeoutMs }))
+  app.route('/', sessionRoutes())
 
   return Object.assign(app, { lifecycle, logger })
 }

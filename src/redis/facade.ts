@@ -69,6 +69,8 @@ async function call<T>(command: () => Promise<T>): Promise<T> {
 }
 
 export function createRedisFacade(client: NodeRedisClient): Redis {
+  // Scripts by source, so callers may ask for a script per request without hashing it each time.
+  const scripts = new Map<string, Script<unknown>>()
   return {
     ping: () => call(() => client.ping()),
     get: async <T>(key: string) => deserialize<T>(await call(() => client.get(key))),
@@ -87,8 +89,10 @@ export function createRedisFacade(client: NodeRedisClient): Redis {
     del: (...keys) => call(() => client.del(keys)),
     ttl: (key) => call(() => client.ttl(key)),
     createScript: <TResult>(source: string): Script<TResult> => {
+      const known = scripts.get(source)
+      if (known) return known as Script<TResult>
       const sha1 = createHash('sha1').update(source).digest('hex')
-      return {
+      const script: Script<TResult> = {
         sha1,
         exec: (keys, args) =>
           call(async () => {
@@ -101,6 +105,8 @@ export function createRedisFacade(client: NodeRedisClient): Redis {
             }
           }),
       }
+      scripts.set(source, script)
+      return script
     },
   }
 }

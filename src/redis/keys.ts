@@ -4,7 +4,7 @@
  *
  * | key                          | type   | owner                    |
  * |------------------------------|--------|--------------------------|
- * | `hrs:session:<id>`           | string | sessions (JSON, with TTL) |
+ * | `hrs:session:<id>`           | hash   | sessions (see session-create.lua; always with a TTL) |
  */
 export const KEY_PREFIX = 'hrs:'
 
