@@ -69,7 +69,7 @@ async function main() {
   }
   started = true
 
-  const app = createApp(env, createRedisFacade(client))
+  const app = createApp(env, createRedisFacade(client, { commandTimeoutMs: env.redisCommandTimeoutMs }))
   const server = serve({ fetch: app.fetch, port: env.port, hostname: env.host }, (info) => {
     logger.info(
       { url: `http://${info.address}:${info.port}`, redis: describeRedisUrl(env.redisUrl) },

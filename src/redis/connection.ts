@@ -10,7 +10,10 @@ export type NodeRedisClient = ReturnType<typeof createNodeRedisClient>
 
 export interface ConnectionOptions {
   url: string
-  /** Bound on every command: a hung Redis yields a timeout error, which the facade turns into a 503. */
+  /**
+   * Bounds how long a command may wait to be written and how long a connection attempt may take. The
+   * wait for a reply is bounded by the facade (see facade.ts).
+   */
   commandTimeoutMs: number
   /** Called for every connection error; node-redis kills the process on an unhandled 'error' event. */
   onError: (error: Error) => void

@@ -54,23 +54,37 @@ function deserialize<T>(raw: string | null): T | null {
 }
 
 /**
- * Maps node-redis's failures onto ours. An error reply (WRONGTYPE, a script's `error_reply`, ...) is
- * Redis answering: it passes through. Anything else means Redis did not answer: offline queue
- * disabled while reconnecting, command timeout while hung, socket closed with the command in flight.
+ * Runs one command within `timeoutMs` and maps node-redis's failures onto ours. An error reply
+ * (WRONGTYPE, a script's error, ...) is Redis answering: it passes through. Anything else means Redis
+ * did not answer: offline while reconnecting (there is no offline queue), the socket closed with the
+ * command in flight, or no reply in time. node-redis's own command timeout stops counting once a
+ * command is written, so a hung Redis (SIGSTOP, a stuck network) is only bounded here.
  */
-async function call<T>(command: () => Promise<T>): Promise<T> {
+async function callWithin<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnavailableError(`no reply within ${timeoutMs} ms`)), timeoutMs)
+  })
   try {
-    return await command()
+    return await Promise.race([command(), deadline])
   } catch (error) {
-    if (error instanceof ErrorReply) throw error
+    if (error instanceof ErrorReply || error instanceof RedisUnavailableError) throw error
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     throw new RedisUnavailableError(reason, { cause: error })
+  } finally {
+    clearTimeout(timer)
   }
 }
 
-export function createRedisFacade(client: NodeRedisClient): Redis {
+export interface FacadeOptions {
+  /** The longest a request waits for any one Redis reply (REDIS_COMMAND_TIMEOUT_MS). */
+  commandTimeoutMs: number
+}
+
+export function createRedisFacade(client: NodeRedisClient, { commandTimeoutMs }: FacadeOptions): Redis {
   // Scripts by source, so callers may ask for a script per request without hashing it each time.
   const scripts = new Map<string, Script<unknown>>()
+  const call = <T>(command: () => Promise<T>) => callWithin(command, commandTimeoutMs)
   return {
     ping: () => call(() => client.ping()),
     get: async <T>(key: string) => deserialize<T>(await call(() => client.get(key))),

@@ -30,7 +30,7 @@ export async function buildTestApp(
     onError: () => {},
   })
   await connectWithinBudget(client, env.redisUrl, env.redisConnectTimeoutMs)
-  const redis = createRedisFacade(client)
+  const redis = createRedisFacade(client, { commandTimeoutMs: env.redisCommandTimeoutMs })
   const app = createApp(env, redis)
   afterAll(async () => {
     await app.lifecycle.close()

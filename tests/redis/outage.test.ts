@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TestApp } from '../support/app.js'
+import { buildTestApp } from '../support/app.js'
+import { TestRedisServer } from '../support/redis-server.js'
+
+/**
+ * Redis trouble after startup: the app answers 503 with Retry-After (never a 500, never a hang),
+ * readiness says why, and both recover by themselves when Redis is back.
+ */
+const COMMAND_TIMEOUT_MS = 400
+const READY_TIMEOUT_MS = 250
+
+let server: TestRedisServer
+let test: TestApp
+let cookie: string
+
+beforeAll(async () => {
+  server = await TestRedisServer.start()
+  test = await buildTestApp(await server.url(), {
+    REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+    READY_TIMEOUT_MS: String(READY_TIMEOUT_MS),
+  })
+  const res = await test.app.request('/sessions', { method: 'POST' })
+  cookie = /sid=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0] ?? ''
+})
+afterAll(async () => {
+  await server.stop()
+})
+
+async function timed(path: string, init?: RequestInit) {
+  const started = performance.now()
+  const res = await test.app.request(path, init)
+  return { res, body: (await res.json()) as Record<string, unknown>, ms: performance.now() - started }
+}
+
+async function readyWithin(ms: number) {
+  const deadline = performance.now() + ms
+  while (performance.now() < deadline) {
+    if ((await test.app.request('/readyz')).status === 200) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return false
+}
+
+describe.sequential('Redis outage after startup', () => {
+  it('serves normally while Redis is up', async () => {
+    expect((await test.app.request('/sessions/current', { headers: { Cookie: cookie } })).status).toBe(200)
+  })
+
+  it('stopped Redis: 503 with Retry-After at once, never 401 or an empty session', async () => {
+    await server.stop()
+    const read = await timed('/sessions/current', { headers: { Cookie: cookie } })
+    expect(read.res.status).toBe(503)
+    expect(read.res.headers.get('retry-after')).toBe('1')
+    expect(read.body).toEqual({ error: { code: 'redis_unavailable', message: expect.any(String) } })
+    // "At once": it did not sit out the command timeout in an offline queue.
+    expect(read.ms).toBeLessThan(COMMAND_TIMEOUT_MS)
+    const create = await timed('/sessions', { method: 'POST' })
+    expect(create.res.status).toBe(503)
+  })
+
+  it('stopped Redis: readiness fails quickly and says Redis is unreachable; liveness passes', async () => {
+    const ready = await timed('/readyz')
+    expect(ready.res.status).toBe(503)
+    expect(ready.body).toMatchObject({ status: 'fail', output: expect.stringMatching(/unreachable/) })
+    expect(ready.ms).toBeLessThan(READY_TIMEOUT_MS)
+    expect((await test.app.request('/healthz')).status).toBe(200)
+  })
+
+  it('restarted Redis: readiness recovers by itself within 2 s', async () => {
+    await server.restart()
+    expect(await readyWithin(2000)).toBe(true)
+  })
+
+  it('hung Redis (SIGSTOP): 503 within the command timeout, readiness within its own budget', async () => {
+    server.freeze()
+    try {
+      const read = await timed('/sessions', { method: 'POST' })
+      expect(read.res.status).toBe(503)
+      expect(read.res.headers.get('retry-after')).toBe('1')
+      expect(read.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 300)
+      const ready = await timed('/readyz')
+      expect(ready.res.status).toBe(503)
+      expect(ready.body).toMatchObject({ status: 'fail', output: expect.stringMatching(/too slow/) })
+      expect(ready.ms).toBeLessThan(READY_TIMEOUT_MS + 200)
+    } finally {
+      server.thaw()
+    }
+    expect(await readyWithin(2000)).toBe(true)
+  })
+})
