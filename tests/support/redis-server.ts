@@ -10,11 +10,13 @@ import { systemRedisBinary } from '../../scripts/redis-binary.js'
 export class TestRedisServer {
   private constructor(private readonly server: RedisMemoryServer) {}
 
-  /** `args` are extra redis-server arguments, e.g. `['--requirepass', 'x']`. */
-  static async start(args: string[] = []): Promise<TestRedisServer> {
+  /**
+   * `args` are extra redis-server arguments, e.g. `['--requirepass', 'x']`; `port` defaults to a free one.
+   */
+  static async start(args: string[] = [], port?: number): Promise<TestRedisServer> {
     const server = new RedisMemoryServer({
       binary: { systemBinary: systemRedisBinary() },
-      instance: { args },
+      instance: { args, ...(port !== undefined && { port }) },
     })
     await server.start()
     return new TestRedisServer(server)

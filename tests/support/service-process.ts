@@ -33,10 +33,13 @@ export class ServiceProcess {
     }))
   }
 
-  /** Spawns with exactly `env` (plus PATH): nothing leaks in from the test runner's environment. */
+  /**
+   * Spawns with exactly `env` (plus PATH): nothing leaks in from the test runner's environment.
+   * LOG_LEVEL is info, since `listening()` reads the service's info-level "listening" line.
+   */
   static spawn(env: Record<string, string>): ServiceProcess {
     const child = spawn(process.execPath, [ENTRY_POINT], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     return new ServiceProcess(child)

@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { rawTestEnv } from '../support/env.js'
+import { freePort, SilentTcpServer } from '../support/net.js'
+import { TestRedisServer } from '../support/redis-server.js'
+import { ServiceProcess } from '../support/service-process.js'
+
+/** The startup contract, tested on the real entry point (`node dist/main.js`) as a child process. */
+
+const EX_CONFIG = 78
+const EX_UNAVAILABLE = 69
+const BUDGET_MS = 1000
+
+const running: ServiceProcess[] = []
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((service) => service.stop()))
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
+})
+
+function start(env: Record<string, string>) {
+  const service = ServiceProcess.spawn(env)
+  running.push(service)
+  return service
+}
+
+const withoutVar = (env: Record<string, string>, name: string) =>
+  Object.fromEntries(Object.entries(env).filter(([key]) => key !== name))
+
+describe('invalid configuration: exit 78 within 1 s, before any connection', () => {
+  it('missing REDIS_URL names it and says how to start a local Redis', async () => {
+    const service = start(withoutVar(rawTestEnv('unused'), 'REDIS_URL'))
+    const exit = await service.exited
+    expect(exit.code).toBe(EX_CONFIG)
+    expect(exit.elapsedMs).toBeLessThan(1000)
+    expect(service.stderr).toMatch(/REDIS_URL is required/)
+    expect(service.stderr).toMatch(/npm run local/)
+  })
+
+  it('an invalid REDIS_URL is rejected', async () => {
+    const service = start(rawTestEnv('http://127.0.0.1:6379'))
+    expect((await service.exited).code).toBe(EX_CONFIG)
+    expect(service.stderr).toMatch(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/)
+  })
+
+  it('a short SESSION_SECRET is named, its value never printed, and Redis is never contacted', async () => {
+    const redis = await SilentTcpServer.start()
+    cleanups.push(() => redis.close())
+    const secret = 'short-but-secret-value'
+    const service = start(
+      rawTestEnv(`redis://:redis-password@127.0.0.1:${redis.port}`, { SESSION_SECRET: secret, PORT: 'x' }),
+    )
+    const exit = await service.exited
+    expect(exit.code).toBe(EX_CONFIG)
+    expect(exit.elapsedMs).toBeLessThan(1000)
+    expect(service.stderr).toMatch(/SESSION_SECRET each comma-separated value must be at least 32 characters/)
+    expect(service.stderr).toMatch(/PORT must be a whole number/)
+    expect(service.stderr + service.stdout).not.toContain(secret)
+    expect(service.stderr + service.stdout).not.toContain('redis-password')
+    expect(redis.connections).toBe(0)
+  })
+})
+
+describe('Redis unreachable at startup: retry for the budget, then exit 69', () => {
+  it('a closed port: exit 69 after the budget, host:port with the password redacted, no stack trace', async () => {
+    const port = await freePort()
+    const service = start(
+      rawTestEnv(`redis://:hunter2-password@127.0.0.1:${port}`, {
+        REDIS_CONNECT_TIMEOUT_MS: String(BUDGET_MS),
+      }),
+    )
+    const exit = await service.exited
+    expect(exit.code).toBe(EX_UNAVAILABLE)
+    expect(exit.elapsedMs).toBeGreaterThanOrEqual(BUDGET_MS)
+    expect(exit.elapsedMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(service.stderr).toContain(`redis://:***@127.0.0.1:${port}`)
+    expect(service.stderr).toMatch(/last reason: .*ECONNREFUSED/)
+    expect(service.stderr + service.stdout).not.toContain('hunter2-password')
+    expect(service.stderr).not.toMatch(/^\s+at /m)
+  })
+
+  it('a server that accepts but never answers: exit 69 within the budget plus 2 s', async () => {
+    const silent = await SilentTcpServer.start()
+    cleanups.push(() => silent.close())
+    const service = start(
+      rawTestEnv(`redis://127.0.0.1:${silent.port}`, { REDIS_CONNECT_TIMEOUT_MS: String(BUDGET_MS) }),
+    )
+    const exit = await service.exited
+    expect(exit.code).toBe(EX_UNAVAILABLE)
+    expect(exit.elapsedMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(silent.connections).toBeGreaterThan(0)
+    expect(service.stderr).toMatch(/last reason: /)
+  })
+
+  it('a Redis that refuses the password: exit 69 with the reason', async () => {
+    const redis = await TestRedisServer.start(['--requirepass', 'the-right-password'])
+    cleanups.push(() => redis.stop())
+    const url = (await redis.url()).replace('redis://', 'redis://:the-wrong-password@')
+    const service = start(rawTestEnv(url, { REDIS_CONNECT_TIMEOUT_MS: String(BUDGET_MS) }))
+    const exit = await service.exited
+    expect(exit.code).toBe(EX_UNAVAILABLE)
+    expect(service.stderr).toMatch(/last reason: .*(WRONGPASS|invalid username-password)/)
+    expect(service.stderr).not.toContain('the-wrong-password')
+  })
+})
+
+describe('Redis reachable', () => {
+  it('listens and is ready; SIGTERM exits 0', async () => {
+    const redis = await TestRedisServer.start()
+    cleanups.push(() => redis.stop())
+    const service = start(rawTestEnv(await redis.url(), { PORT: '0', HOST: '127.0.0.1' }))
+    const base = await service.listening()
+    const ready = await fetch(`${base}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({ status: 'pass' })
+    service.kill('SIGTERM')
+    expect((await service.exited).code).toBe(0)
+  })
+
+  it('a Redis that starts a moment after the service is fine', async () => {
+    const port = await freePort()
+    const service = start(
+      rawTestEnv(`redis://127.0.0.1:${port}`, {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        REDIS_CONNECT_TIMEOUT_MS: '5000',
+      }),
+    )
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    const redis = await TestRedisServer.start([], port)
+    cleanups.push(() => redis.stop())
+    const base = await service.listening()
+    expect((await fetch(`${base}/readyz`)).status).toBe(200)
+  })
+})
