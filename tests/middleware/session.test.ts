@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestApp, type TestApp } from '../support/app.js'
+import { TestRedisServer } from '../support/redis-server.js'
+
+/**
+ * The cost contract of the session middleware, counted by Redis itself on a server of our own: routes
+ * that do not use the session cost nothing, and an authenticated read or write costs one command.
+ */
+let server: TestRedisServer
+let test: TestApp
+let cookie: string
+
+beforeAll(async () => {
+  server = await TestRedisServer.start()
+  test = await buildTestApp(await server.url())
+  const res = await test.app.request('/sessions', {
+    method: 'POST',
+    body: '{"data":{"a":1}}',
+    headers: { 'Content-Type': 'application/json' },
+  })
+  cookie = /sid=[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0] ?? ''
+  // Warm the script cache, so the counts below are the steady state (no NOSCRIPT + EVAL).
+  await test.app.request('/sessions/current', { headers: { Cookie: cookie } })
+  await test.app.request('/sessions/current', {
+    method: 'PATCH',
+    body: '{"data":{"a":2}}',
+    headers: { Cookie: cookie, 'Content-Type': 'application/json' },
+  })
+})
+afterAll(() => server.stop())
+
+/**
+ * Calls per command name that Redis counted while `action` ran. Commands a Lua script runs are counted
+ * too, so one round trip shows as one EVALSHA plus the commands inside that script.
+ */
+async function commandsDuring(action: () => Promise<unknown>): Promise<Record<string, number>> {
+  const stats = async () =>
+    new Map(
+      [...(await test.client.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map(
+        ([, name, calls]) => [name as string, Number(calls)],
+      ),
+    )
+  const before = await stats()
+  await action()
+  const after = await stats()
+  const delta: Record<string, number> = {}
+  for (const [name, calls] of after) {
+    const added = calls - (before.get(name) ?? 0)
+    if (added > 0 && name !== 'info') delta[name] = added
+  }
+  return delta
+}
+
+describe('sessions middleware', () => {
+  it('touches Redis only when a handler asks for the session', async () => {
+    const commands = await commandsDuring(async () =>
+      test.app.request('/healthz', { headers: { Cookie: cookie } }),
+    )
+    expect(commands).toEqual({})
+  })
+
+  it('reads an authenticated session and slides its TTL in one command', async () => {
+    const commands = await commandsDuring(async () => {
+      const res = await test.app.request('/sessions/current', { headers: { Cookie: cookie } })
+      expect(res.status).toBe(200)
+    })
+    expect(commands).toEqual({ evalsha: 1, expire: 1, hgetall: 1 })
+  })
+
+  it('merges a patch in one command', async () => {
+    const commands = await commandsDuring(async () => {
+      const res = await test.app.request('/sessions/current', {
+        method: 'PATCH',
+        body: '{"data":{"b":3}}',
+        headers: { Cookie: cookie, 'Content-Type': 'application/json' },
+      })
+      expect(res.status).toBe(200)
+    })
+    expect(commands).toMatchObject({ evalsha: 1 })
+    expect(Object.keys(commands).sort()).toEqual(['evalsha', 'exists', 'expire', 'hgetall', 'hset'])
+  })
+
+  it('rejects a bad cookie without asking Redis', async () => {
+    const commands = await commandsDuring(async () => {
+      const res = await test.app.request('/sessions/current', { headers: { Cookie: 'sid=forged.value' } })
+      expect(res.status).toBe(401)
+    })
+    expect(commands).toEqual({})
+  })
+})
