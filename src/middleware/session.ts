@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../errors.js'
-import { signSessionId, verifySignedSessionId } from '../sessions/signed-id.js'
+import { signSessionId, type VerifiedSessionId, verifySignedSessionId } from '../sessions/signed-id.js'
 import { type Session, type SessionScriptSources, SessionStore } from '../sessions/store.js'
 import type { RedisVariables } from './redis.js'
 
@@ -40,6 +40,69 @@ const MAX_COOKIE_LENGTH = 256
 /** The 401 for every request that needs a live session and has none. */
 export const sessionRequired = () => new AppError(401, 'unauthorized', 'A valid session cookie is required')
 
+type Settings = Required<SessionOptions>
+
+/**
+ * One request's view of its session. Everything is lazy: a route that never asks costs no HMAC and
+ * no Redis round trip.
+ */
+class RequestSession implements SessionAccess {
+  #store?: SessionStore
+  #cookie?: { value: string; verified: VerifiedSessionId } | null
+  #loaded?: Promise<Session>
+
+  constructor(
+    private readonly c: Context<{ Variables: SessionVariables & RedisVariables }>,
+    private readonly settings: Settings,
+  ) {}
+
+  get store(): SessionStore {
+    this.#store ??= new SessionStore(this.c.var.redis, this.settings.scripts, this.settings.ttlSeconds)
+    return this.#store
+  }
+
+  private get cookie() {
+    if (this.#cookie === undefined) {
+      const value = getCookie(this.c, this.settings.cookieName)
+      const verified =
+        value && value.length <= MAX_COOKIE_LENGTH ? verifySignedSessionId(value, this.settings.secrets) : null
+      this.#cookie = value && verified ? { value, verified } : null
+    }
+    return this.#cookie
+  }
+
+  get cookieId(): string | null {
+    return this.cookie?.verified.id ?? null
+  }
+
+  require(): Promise<Session> {
+    this.#loaded ??= (async () => {
+      const id = this.cookieId
+      const session = id === null ? null : await this.store.read(id)
+      if (session === null) throw sessionRequired()
+      this.issue(session)
+      return session
+    })()
+    return this.#loaded
+  }
+
+  issue(session: Session): void {
+    const { cookieName, secrets, ttlSeconds, secure } = this.settings
+    const presented = this.cookie
+    // Re-sending the value the browser presented saves an HMAC on every authenticated request.
+    const value =
+      presented?.verified.id === session.id && presented.verified.current
+        ? presented.value
+        : signSessionId(session.id, secrets)
+    setCookie(this.c, cookieName, value, { httpOnly: true, sameSite: 'Lax', path: '/', secure, maxAge: ttlSeconds })
+  }
+
+  clear(): void {
+    const { cookieName, secure } = this.settings
+    deleteCookie(this.c, cookieName, { httpOnly: true, sameSite: 'Lax', path: '/', secure })
+  }
+}
+
 /**
  * Browser sessions: `c.var.session` for every request. Nothing touches Redis until a handler asks, so
  * routes that do not use sessions pay nothing. The expiry is rolling: each authenticated response
@@ -51,45 +114,10 @@ export const sessionRequired = () => new AppError(401, 'unauthorized', 'A valid 
  * app.get('/me', async (c) => c.json((await c.var.session.require()).data))
  * ```
  */
-export const sessions = ({
-  secrets,
-  ttlSeconds,
-  scripts,
-  secure = true,
-  cookieName = 'sid',
-}: SessionOptions) => {
-  const cookieOptions = { httpOnly: true, sameSite: 'Lax', path: '/', secure } as const
-
-  function cookieSessionId(c: Context): string | null {
-    const value = getCookie(c, cookieName)
-    if (!value || value.length > MAX_COOKIE_LENGTH) return null
-    return verifySignedSessionId(value, secrets)
-  }
-
+export const sessions = ({ secure = true, cookieName = 'sid', ...rest }: SessionOptions) => {
+  const settings: Settings = { secure, cookieName, ...rest }
   return createMiddleware<{ Variables: SessionVariables & RedisVariables }>(async (c, next) => {
-    const store = new SessionStore(c.var.redis, scripts, ttlSeconds)
-    const cookieId = cookieSessionId(c)
-    let loaded: Promise<Session> | undefined
-    const access: SessionAccess = {
-      store,
-      cookieId,
-      require: () => {
-        loaded ??= (async () => {
-          const session = cookieId === null ? null : await store.read(cookieId)
-          if (session === null) throw sessionRequired()
-          access.issue(session)
-          return session
-        })()
-        return loaded
-      },
-      issue: (session) =>
-        setCookie(c, cookieName, signSessionId(session.id, secrets), {
-          ...cookieOptions,
-          maxAge: ttlSeconds,
-        }),
-      clear: () => deleteCookie(c, cookieName, cookieOptions),
-    }
-    c.set('session', access)
+    c.set('session', new RequestSession(c, settings))
     await next()
   })
 }

@@ -10,10 +10,7 @@ export type NodeRedisClient = ReturnType<typeof createNodeRedisClient>
 
 export interface ConnectionOptions {
   url: string
-  /**
-   * Bounds how long a command may wait to be written and how long a connection attempt may take. The
-   * wait for a reply is bounded by the facade (see facade.ts).
-   */
+  /** Bounds each connection attempt (at least 1 s); replies are bounded by the facade (see facade.ts). */
   commandTimeoutMs: number
   /** Called for every connection error; node-redis kills the process on an unhandled 'error' event. */
   onError: (error: Error) => void
@@ -28,7 +25,10 @@ export function createNodeRedisClient({ url, commandTimeoutMs, onError }: Connec
     url,
     // Without this, commands issued while reconnecting wait in a queue: requests would hang, not 503.
     disableOfflineQueue: true,
-    commandOptions: { timeout: commandTimeoutMs },
+    // node-redis's per-command timeout (5 s by default) is off: it stops counting once a command is
+    // written, so it cannot bound a hung Redis, and it costs an AbortSignal per command. The facade
+    // bounds every reply instead.
+    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: Math.max(commandTimeoutMs, 1000),
       reconnectStrategy: reconnectDelay,

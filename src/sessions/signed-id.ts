@@ -30,20 +30,26 @@ export function signSessionId(id: string, secrets: readonly string[]): string {
   return `${id}.${signature(id, current).toString('base64url')}`
 }
 
+export interface VerifiedSessionId {
+  id: string
+  /** Signed with the current (first) secret, so the presented value can be sent back as it is. */
+  current: boolean
+}
+
 /**
  * The id inside a signed cookie value, or null when the value is malformed or no secret signed it.
  * Shape checks come first and lengths are fixed, so the comparison itself is constant-time.
  */
-export function verifySignedSessionId(value: string, secrets: readonly string[]): string | null {
+export function verifySignedSessionId(value: string, secrets: readonly string[]): VerifiedSessionId | null {
   const dot = value.indexOf('.')
   const id = value.slice(0, dot)
   const presented = value.slice(dot + 1)
   if (dot < 0 || !ID_PATTERN.test(id) || !SIGNATURE_PATTERN.test(presented)) return null
   const presentedBytes = Buffer.from(presented, 'base64url')
-  let valid = false
+  let signer = -1
   // Every secret is tried, even after a match, so timing does not reveal which secret signed it.
-  for (const secret of secrets) {
-    if (timingSafeEqual(signature(id, secret), presentedBytes)) valid = true
-  }
-  return valid ? id : null
+  secrets.forEach((secret, index) => {
+    if (timingSafeEqual(signature(id, secret), presentedBytes) && signer < 0) signer = index
+  })
+  return signer < 0 ? null : { id, current: signer === 0 }
 }
