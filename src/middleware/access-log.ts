@@ -25,7 +25,7 @@ export const accessLog = ({ logger, skipPaths = [] }: AccessLogOptions) =>
     if (skipPaths.includes(c.req.path)) return
     logger.info(
       {
-        requestId: c.var.requestId,
+        requestId: c.get('requestId'),
         method: c.req.method,
         route: routePath(c, -1),
         status: c.res.status,

@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../errors.js'
-import { signSessionId, type VerifiedSessionId, verifySignedSessionId } from '../sessions/signed-id.js'
+import { SessionCookieSigner, type VerifiedSessionId } from '../sessions/signed-id.js'
 import { type Session, type SessionScriptSources, SessionStore } from '../sessions/store.js'
 import type { RedisVariables } from './redis.js'
 
@@ -40,7 +40,7 @@ const MAX_COOKIE_LENGTH = 256
 /** The 401 for every request that needs a live session and has none. */
 export const sessionRequired = () => new AppError(401, 'unauthorized', 'A valid session cookie is required')
 
-type Settings = Required<SessionOptions>
+type Settings = Required<Omit<SessionOptions, 'secrets'>> & { signer: SessionCookieSigner }
 
 /**
  * One request's view of its session. Everything is lazy: a route that never asks costs no HMAC and
@@ -57,15 +57,14 @@ class RequestSession implements SessionAccess {
   ) {}
 
   get store(): SessionStore {
-    this.#store ??= new SessionStore(this.c.var.redis, this.settings.scripts, this.settings.ttlSeconds)
+    this.#store ??= new SessionStore(this.c.get('redis'), this.settings.scripts, this.settings.ttlSeconds)
     return this.#store
   }
 
   private get cookie() {
     if (this.#cookie === undefined) {
       const value = getCookie(this.c, this.settings.cookieName)
-      const verified =
-        value && value.length <= MAX_COOKIE_LENGTH ? verifySignedSessionId(value, this.settings.secrets) : null
+      const verified = value && value.length <= MAX_COOKIE_LENGTH ? this.settings.signer.verify(value) : null
       this.#cookie = value && verified ? { value, verified } : null
     }
     return this.#cookie
@@ -87,14 +86,20 @@ class RequestSession implements SessionAccess {
   }
 
   issue(session: Session): void {
-    const { cookieName, secrets, ttlSeconds, secure } = this.settings
+    const { cookieName, signer, ttlSeconds, secure } = this.settings
     const presented = this.cookie
     // Re-sending the value the browser presented saves an HMAC on every authenticated request.
     const value =
       presented?.verified.id === session.id && presented.verified.current
         ? presented.value
-        : signSessionId(session.id, secrets)
-    setCookie(this.c, cookieName, value, { httpOnly: true, sameSite: 'Lax', path: '/', secure, maxAge: ttlSeconds })
+        : signer.sign(session.id)
+    setCookie(this.c, cookieName, value, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/',
+      secure,
+      maxAge: ttlSeconds,
+    })
   }
 
   clear(): void {
@@ -114,8 +119,8 @@ class RequestSession implements SessionAccess {
  * app.get('/me', async (c) => c.json((await c.var.session.require()).data))
  * ```
  */
-export const sessions = ({ secure = true, cookieName = 'sid', ...rest }: SessionOptions) => {
-  const settings: Settings = { secure, cookieName, ...rest }
+export const sessions = ({ secrets, secure = true, cookieName = 'sid', ...rest }: SessionOptions) => {
+  const settings: Settings = { secure, cookieName, signer: new SessionCookieSigner(secrets), ...rest }
   return createMiddleware<{ Variables: SessionVariables & RedisVariables }>(async (c, next) => {
     c.set('session', new RequestSession(c, settings))
     await next()

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { ErrorReply } from 'redis'
 import { RedisUnavailableError } from '../errors.js'
 import type { NodeRedisClient } from './connection.js'
+import { createStreamReader, type StreamReader } from './stream-reader.js'
 
 /**
  * The Redis client the app is written against. Method names and argument shapes follow @upstash/redis,
@@ -24,6 +25,8 @@ export interface Redis {
   ttl(key: string): Promise<number>
   /** A Lua script run by SHA, loaded on first use (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
   createScript<TResult = unknown>(source: string): Script<TResult>
+  /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
+  createStreamReader(): StreamReader
 }
 
 export interface SetOptions {
@@ -60,7 +63,7 @@ function deserialize<T>(raw: string | null): T | null {
  * command in flight, or no reply in time. node-redis's own command timeout stops counting once a
  * command is written, so a hung Redis (SIGSTOP, a stuck network) is only bounded here.
  */
-async function callWithin<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
+export async function callWithin<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new RedisUnavailableError(`no reply within ${timeoutMs} ms`)), timeoutMs)
@@ -122,5 +125,6 @@ export function createRedisFacade(client: NodeRedisClient, { commandTimeoutMs }:
       scripts.set(source, script)
       return script
     },
+    createStreamReader: () => createStreamReader(client, commandTimeoutMs),
   }
 }

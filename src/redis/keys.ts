@@ -5,10 +5,20 @@
  * | key                          | type   | owner                    |
  * |------------------------------|--------|--------------------------|
  * | `hrs:session:<id>`           | hash   | sessions (see session-create.lua; always with a TTL) |
+ * | `hrs:buf:{<name>}:items`     | stream | buffers: the items (see buffer-append.lua) |
+ * | `hrs:buf:{<name>}:meta`      | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
  */
 export const KEY_PREFIX = 'hrs:'
 
 export const keys = {
   /** One browser session; `id` is base64url, so it cannot contain the `:` separators. */
   session: (id: string) => `${KEY_PREFIX}session:${id}`,
+  /**
+   * A buffer's stream. Names are validated (`[A-Za-z0-9._:-]`, no braces), so the `{name}` hash tag
+   * keeps a buffer's two keys in one cluster slot, and the `buf:` segment keeps every buffer key apart
+   * from sessions and anything else.
+   */
+  bufferItems: (name: string) => `${KEY_PREFIX}buf:{${name}}:items`,
+  /** A buffer's resume bookkeeping (see doc/architecture.md, "Streams"). */
+  bufferMeta: (name: string) => `${KEY_PREFIX}buf:{${name}}:meta`,
 } as const

@@ -48,7 +48,7 @@ export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthO
       if (lifecycle.shuttingDown) {
         return c.body(JSON.stringify({ status: 'fail', output: 'shutting down' }), 503, HEALTH_HEADERS)
       }
-      const redis = await pingWithin(() => c.var.redis.ping(), readyTimeoutMs)
+      const redis = await pingWithin(() => c.get('redis').ping(), readyTimeoutMs)
       const failures = redis.ok ? [] : [redis.reason]
       const body: Record<string, unknown> = {
         checks: {

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest'
 import { keys } from '../../src/redis/keys.js'
-import { signSessionId } from '../../src/sessions/signed-id.js'
+import { SessionCookieSigner } from '../../src/sessions/signed-id.js'
 import { buildTestApp } from '../support/app.js'
 import { TEST_SESSION_SECRET } from '../support/env.js'
 
@@ -171,7 +171,7 @@ describe('GET /sessions/current', () => {
     const cookies: Record<string, string> = {
       TAMPER: `sid=${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}.${sig}`,
       TAMPER_SIG: `sid=${id}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`,
-      OTHER_SECRET: `sid=${signSessionId(id, ['another-secret-that-is-long-enough-000000'])}`,
+      OTHER_SECRET: `sid=${new SessionCookieSigner(['another-secret-that-is-long-enough-000000']).sign(id)}`,
     }
     const res = await app.request('/sessions/current', raw ? withCookie(cookies[raw] ?? raw) : {})
     expect(res.status).toBe(401)
@@ -266,7 +266,7 @@ describe('secret rotation', () => {
     const { body, cookie } = await createSession({ user: 'ada' })
     const res = await rotatedApp.request('/sessions/current', withCookie(cookie))
     expect(res.status).toBe(200)
-    expect(sidCookie(res)).toBe(`sid=${signSessionId(body.id, [newSecret])}`)
+    expect(sidCookie(res)).toBe(`sid=${new SessionCookieSigner([newSecret]).sign(body.id)}`)
   })
 })
 

@@ -1,0 +1,96 @@
+import type { Redis, Script } from '../redis/facade.js'
+import { keys } from '../redis/keys.js'
+import type { RawStreamEntry } from '../redis/stream-reader.js'
+import { type BufferItem, toBufferItem } from './items.js'
+
+/** The Lua sources the store runs; read once per app (see readLuaScript). */
+export interface BufferScriptSources {
+  append: string
+  read: string
+  info: string
+  delete: string
+}
+
+export type ResetReason = 'trimmed' | 'deleted' | 'ahead'
+
+export interface Reset {
+  reason: ResetReason
+  /** The oldest retained id, where the items that follow start; null when the buffer is empty. */
+  oldestId: string | null
+}
+
+/** Where a read starts: after an id (with the reset rule), at the oldest retained item, or nowhere. */
+export type ReadFrom = { after: string } | 'oldest' | 'newest'
+
+export interface Page {
+  items: BufferItem[]
+  /** Set when the caller cannot have everything after its id; `items` then start at the oldest. */
+  reset: Reset | null
+  /** The newest id in the buffer at the time of the read, null when it does not exist. */
+  newestId: string | null
+}
+
+export interface BufferInfo {
+  length: number
+  firstId: string
+  lastId: string
+}
+
+export interface NewItem {
+  event: string
+  /** JSON text. */
+  data: string
+}
+
+type ReadReply = [ResetReason | null, string | null, string | null, RawStreamEntry[]]
+
+/**
+ * Buffers in Redis, one stream per buffer. Every operation is one atomic round trip (a Lua script),
+ * which is what makes a batch all-or-nothing and the reset rule exact under concurrent appends.
+ */
+export class BufferStore {
+  readonly #append: Script<string[]>
+  readonly #read: Script<ReadReply>
+  readonly #info: Script<[number, string, string] | null>
+  readonly #delete: Script<number>
+
+  constructor(
+    redis: Redis,
+    scripts: BufferScriptSources,
+    private readonly maxLen: number,
+  ) {
+    this.#append = redis.createScript(scripts.append)
+    this.#read = redis.createScript(scripts.read)
+    this.#info = redis.createScript(scripts.info)
+    this.#delete = redis.createScript(scripts.delete)
+  }
+
+  /** Resolves with the ids once Redis has stored every item, or stores none. */
+  append(name: string, items: readonly NewItem[]): Promise<string[]> {
+    const args = [String(this.maxLen)]
+    for (const { event, data } of items) args.push(event, data)
+    return this.#append.exec(keyPair(name), args)
+  }
+
+  async read(name: string, from: ReadFrom, limit: number): Promise<Page> {
+    const where = from === 'oldest' ? '-' : from === 'newest' ? '$' : from.after
+    const [reason, oldestId, newestId, entries] = await this.#read.exec(keyPair(name), [where, String(limit)])
+    return {
+      items: entries.map(toBufferItem),
+      reset: reason ? { reason, oldestId } : null,
+      newestId,
+    }
+  }
+
+  async info(name: string): Promise<BufferInfo | null> {
+    const reply = await this.#info.exec([keys.bufferItems(name)], [])
+    return reply && { length: reply[0], firstId: reply[1], lastId: reply[2] }
+  }
+
+  /** True when there was a buffer to delete. */
+  async delete(name: string): Promise<boolean> {
+    return (await this.#delete.exec(keyPair(name), [])) === 1
+  }
+}
+
+const keyPair = (name: string) => [keys.bufferItems(name), keys.bufferMeta(name)]

@@ -1,0 +1,53 @@
+--[[
+  Appends items to a buffer, trims it to its retention and records what exact resume needs, atomically:
+  a batch is all or nothing, and no reader ever sees a trim without its record.
+
+  KEYS[1] the buffer's stream
+  KEYS[2] the buffer's meta hash: `deleted` (newest id when it was last deleted), `trimmed` (newest id
+          trimmed away from the current stream)
+  ARGV[1] retention: the most items kept (BUFFER_MAX_LEN)
+  ARGV[2], ARGV[3], ... the event and the data (JSON text) of each item, in order
+
+  Entry fields: e event, d data, t append time (ms, Redis's clock), p the id of the entry before it in
+  this stream, '' for the first entry of a stream (so a live reader can tell a gap from a neighbour).
+  Returns the new ids, in order.
+]]
+local stream, meta = KEYS[1], KEYS[2]
+local max_len = tonumber(ARGV[1])
+
+local clock = redis.call('TIME')
+local now_ms = clock[1] .. string.format('%03d', math.floor(tonumber(clock[2]) / 1000))
+
+local prev = ''
+local next_id = '*'
+local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+if newest then
+  prev = newest[1]
+else
+  -- A recreated buffer: its ids must sort after every id the deleted one issued, whatever the clock
+  -- says, so that an old id is always recognised as older than the deletion.
+  local deleted = redis.call('HGET', meta, 'deleted')
+  if deleted then
+    local ms, seq = string.match(deleted, '^(%d+)-(%d+)$')
+    if tonumber(now_ms) <= tonumber(ms) then
+      next_id = ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+    end
+  end
+end
+
+local ids = {}
+for i = 2, #ARGV, 2 do
+  local id = redis.call('XADD', stream, next_id, 'e', ARGV[i], 'd', ARGV[i + 1], 't', now_ms, 'p', prev)
+  ids[#ids + 1] = id
+  prev = id
+  next_id = '*'
+end
+
+local length = redis.call('XLEN', stream)
+if length > max_len then
+  -- Exact trimming, and the newest id it removes: a resume id older than that has a gap.
+  local doomed = redis.call('XRANGE', stream, '-', '+', 'COUNT', length - max_len)
+  redis.call('XTRIM', stream, 'MAXLEN', max_len)
+  redis.call('HSET', meta, 'trimmed', doomed[#doomed][1])
+end
+return ids

@@ -1,0 +1,95 @@
+import { RedisUnavailableError } from '../errors.js'
+import type { NodeRedisClient } from './connection.js'
+import { callWithin } from './facade.js'
+
+/** One stream entry as Redis returns it: the id and a flat field, value list. */
+export type RawStreamEntry = [id: string, fields: string[]]
+
+/** New entries per stream key; only keys that had any. */
+export type StreamReadReply = Record<string, RawStreamEntry[]>
+
+export interface StreamCursor {
+  key: string
+  /** Entries strictly after this id are returned. */
+  id: string
+}
+
+/**
+ * A dedicated connection for blocking stream reads (XREAD BLOCK), which would otherwise hold the
+ * connection every request shares. One per app, whatever the number of readers it serves.
+ * Not an Upstash method: Upstash's REST transport has no blocking commands.
+ */
+export interface StreamReader {
+  /**
+   * XREAD COUNT `count` BLOCK `blockMs` over `streams`. Resolves with the new entries, or null when
+   * `blockMs` passed (or {@link wake} was called) without any. Rejects with RedisUnavailableError while
+   * disconnected, and when no reply comes within `blockMs` plus the command timeout: the connection
+   * is then presumed hung, dropped, and opened afresh on the next read.
+   */
+  read(streams: readonly StreamCursor[], options: { blockMs: number; count: number }): Promise<StreamReadReply | null>
+  /** Ends a read in flight at once (CLIENT UNBLOCK from the command connection), e.g. to add a stream. */
+  wake(): void
+  /** Whether the dedicated connection is up right now. */
+  readonly ready: boolean
+  /** Drops the connection at once; a read in flight rejects. `close()` would wait for the block to end. */
+  destroy(): void
+}
+
+export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: number): StreamReader {
+  let connection: NodeRedisClient | undefined
+  // CLIENT ID of the current socket, for CLIENT UNBLOCK; a reconnect gets a new one.
+  let connectionId: number | undefined
+  let reading = false
+
+  const open = (): NodeRedisClient => {
+    const opened = commands.duplicate()
+    // Failures surface through read(); node-redis reconnects on its own (capped backoff).
+    opened.on('error', () => {})
+    opened.on('ready', () => {
+      connectionId = undefined
+    })
+    opened.connect().catch(() => {})
+    connection = opened
+    return opened
+  }
+
+  const drop = () => {
+    const dropped = connection
+    connection = undefined
+    connectionId = undefined
+    try {
+      dropped?.destroy()
+    } catch {
+      // Already closed.
+    }
+  }
+
+  return {
+    get ready() {
+      return connection?.isReady ?? false
+    },
+    async read(streams, { blockMs, count }) {
+      const client = connection ?? open()
+      if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
+      connectionId ??= await callWithin(() => client.clientId(), commandTimeoutMs)
+      const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
+      for (const { key } of streams) command.push(key)
+      for (const { id } of streams) command.push(id)
+      reading = true
+      try {
+        return (await callWithin(() => client.sendCommand(command), blockMs + commandTimeoutMs)) as StreamReadReply | null
+      } catch (error) {
+        if (error instanceof RedisUnavailableError && client.isReady) drop()
+        throw error
+      } finally {
+        reading = false
+      }
+    },
+    wake() {
+      if (!reading || connectionId === undefined) return
+      // Best effort: where CLIENT UNBLOCK is not allowed, the block still ends within blockMs.
+      commands.clientUnblock(connectionId).catch(() => {})
+    },
+    destroy: drop,
+  }
+}

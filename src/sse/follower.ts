@@ -1,0 +1,117 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { BEFORE_ALL, compareItemIds } from '../buffers/ids.js'
+import type { BufferStore, Page } from '../buffers/store.js'
+import { RedisUnavailableError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { itemFrame, resetFrame } from './frames.js'
+import type { FeedListener, LiveItem, Membership } from './hub.js'
+import type { Outbox } from './outbox.js'
+
+/** Items per catch-up read; also the queue depth catch-up waits for before reading more. */
+export const CATCH_UP_PAGE = 100
+
+export interface FollowerOptions {
+  name: string
+  store: BufferStore
+  outbox: Outbox
+  logger: Logger
+  /** How long shutdown waits for a client to take what is queued. */
+  endGraceMs: number
+}
+
+const RETRY_CAP_MS = 1000
+
+/**
+ * One SSE subscriber's position in a buffer, and the rule that makes delivery exact: every item after
+ * the cursor goes out exactly once, in order, or a reset says why it cannot.
+ *
+ * Live items come from the hub. One whose `prev` is at or before the cursor is the next item: it is
+ * sent at once. Anything else (a gap after an outage, a start of a stream after a delete, an item the
+ * subscriber joined too late to be offered) switches to catch-up: pages read from Redis after the
+ * cursor with the same script, and the same reset rule, as a resuming client. Catch-up waits for the
+ * client to take each page, and reads again whenever the hub offered something meanwhile, so the hand
+ * back to live delivery has neither gaps nor duplicates.
+ */
+export class Follower implements FeedListener {
+  readonly #options: FollowerOptions
+  #cursor: string
+  #catchingUp = false
+  // Set when the hub offered an item during catch-up: the page in flight may have missed it.
+  #offeredDuringCatchUp = false
+
+  constructor(options: FollowerOptions, cursor: string) {
+    this.#options = options
+    this.#cursor = cursor
+  }
+
+  /** Sends a page read before joining. */
+  sendPage(page: Page): void {
+    const { outbox } = this.#options
+    if (page.reset) {
+      outbox.push(resetFrame(page.reset))
+      this.#cursor = BEFORE_ALL
+    }
+    for (const item of page.items) {
+      if (!outbox.push(itemFrame(item))) return
+      this.#cursor = item.id
+    }
+  }
+
+  /** Starts following live; catches up first if the first page was full or the hub is ahead. */
+  follow(membership: Membership, firstPageFull: boolean): void {
+    if (firstPageFull || compareItemIds(this.#cursor, membership.lastSeen) < 0) void this.#catchUp()
+  }
+
+  offer(item: LiveItem): void {
+    if (this.#catchingUp) {
+      this.#offeredDuringCatchUp = true
+      return
+    }
+    if (compareItemIds(item.id, this.#cursor) <= 0) return
+    if (item.prev !== '' && compareItemIds(item.prev, this.#cursor) <= 0) {
+      if (this.#options.outbox.push(item.frame)) this.#cursor = item.id
+      return
+    }
+    void this.#catchUp()
+  }
+
+  end(): Promise<void> {
+    return this.#options.outbox.end(this.#options.endGraceMs)
+  }
+
+  async #catchUp(): Promise<void> {
+    if (this.#catchingUp) return
+    this.#catchingUp = true
+    const { outbox, logger, name } = this.#options
+    try {
+      let more = true
+      while (more && outbox.open) {
+        await outbox.drained(CATCH_UP_PAGE)
+        this.#offeredDuringCatchUp = false
+        const page = await this.#read()
+        if (!page) return
+        this.sendPage(page)
+        more = page.items.length === CATCH_UP_PAGE || this.#offeredDuringCatchUp
+      }
+    } catch (error) {
+      logger.error({ err: error, buffer: name }, 'sse: catch-up failed; ending the stream')
+      await outbox.end(0)
+    } finally {
+      this.#catchingUp = false
+    }
+  }
+
+  /** One page after the cursor, retried while Redis is unavailable (the stream stays open meanwhile). */
+  async #read(): Promise<Page | null> {
+    const { store, outbox, name } = this.#options
+    for (let attempt = 1; outbox.open; attempt++) {
+      try {
+        return await store.read(name, { after: this.#cursor }, CATCH_UP_PAGE)
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError)) throw error
+        await sleep(Math.min(50 * 2 ** attempt, RETRY_CAP_MS))
+      }
+    }
+    return null
+  }
+}
