@@ -3,18 +3,11 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { systemRedisBinary } from '../../scripts/redis-binary.js'
+import { freePort } from '../../tests/support/net.js'
 
 /** Helpers shared by the benchmarks: a private redis-server, the built service, baseline servers. */
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** Builds dist/ so the service measured is what `npm start` runs. */
 export function buildService(): void {

@@ -1,14 +1,29 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
 import { jsonBody } from '../middleware/json-body.js'
-import { type SessionVariables, sessionRequired } from '../middleware/session.js'
-import type { Session } from '../sessions/store.js'
+import { type SessionAccess, type SessionVariables, sessionRequired } from '../middleware/session.js'
+import type { Session, SessionStore } from '../sessions/store.js'
 
 const sessionData = z.record(z.string(), z.json())
 const createBody = z.strictObject({ data: sessionData.default({}) })
 const patchBody = z.strictObject({ data: sessionData })
 
 const view = ({ id, data, expiresAt }: Session) => ({ id, data, expiresAt: expiresAt.toISOString() })
+
+/**
+ * Applies `write` to the session the signed cookie names, straight away: the script itself answers "no
+ * such session" (null), so there is no read first. 401 when there is none; otherwise the cookie is re-sent.
+ */
+async function writeCurrent(
+  access: SessionAccess,
+  write: (store: SessionStore, id: string) => Promise<Session | null>,
+): Promise<Session> {
+  const id = access.cookieId
+  const session = id === null ? null : await write(access.store, id)
+  if (session === null) throw sessionRequired()
+  access.issue(session)
+  return session
+}
 
 /**
  * The browser session resource. Each route is one Redis round trip: writes go straight to the id in
@@ -27,21 +42,12 @@ export function sessionRoutes() {
     })
     .get('/sessions/current', async (c) => c.json(view(await c.get('session').require())))
     .patch('/sessions/current', jsonBody(patchBody), async (c) => {
-      const access = c.get('session')
-      const id = access.cookieId
-      const session = id === null ? null : await access.store.patch(id, c.req.valid('json').data)
-      if (session === null) throw sessionRequired()
-      access.issue(session)
-      return c.json(view(session))
+      const { data } = c.req.valid('json')
+      return c.json(view(await writeCurrent(c.get('session'), (store, id) => store.patch(id, data))))
     })
-    .post('/sessions/current/rotate', async (c) => {
-      const access = c.get('session')
-      const id = access.cookieId
-      const session = id === null ? null : await access.store.rotate(id)
-      if (session === null) throw sessionRequired()
-      access.issue(session)
-      return c.json(view(session))
-    })
+    .post('/sessions/current/rotate', async (c) =>
+      c.json(view(await writeCurrent(c.get('session'), (store, id) => store.rotate(id)))),
+    )
     .delete('/sessions/current', async (c) => {
       const access = c.get('session')
       const id = access.cookieId
