@@ -11,8 +11,11 @@ import { type RedisVariables, redisClient } from './middleware/redis.js'
 import { type SessionVariables, sessions } from './middleware/session.js'
 import type { Redis } from './redis/facade.js'
 import { readLuaScript } from './redis/scripts.js'
+import { bufferRoutes } from './routes/buffers.js'
 import { healthRoutes } from './routes/health.js'
+import { pageRoutes, readPage } from './routes/page.js'
 import { sessionRoutes } from './routes/sessions.js'
+import { LiveHub } from './sse/hub.js'
 
 export type AppEnv = { Variables: RedisVariables & RequestIdVariables & SessionVariables }
 
@@ -64,8 +67,41 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     }),
   )
 
-  app.route('/', healthRoutes({ lifecycle, readyTimeoutMs: env.readyTimeoutMs }))
+  // Live delivery: one blocking Redis reader per app, whatever the number of SSE subscribers.
+  const hub = new LiveHub({ reader: redis.createStreamReader(), logger })
+  lifecycle.onClose(() => hub.close())
+
+  app.route(
+    '/',
+    healthRoutes({
+      lifecycle,
+      readyTimeoutMs: env.readyTimeoutMs,
+      checks: { 'sse:liveReader': () => hub.health() },
+    }),
+  )
   app.route('/', sessionRoutes())
+  app.route(
+    '/',
+    bufferRoutes({
+      hub,
+      logger,
+      apiTokens: env.apiTokens,
+      maxLen: env.bufferMaxLen,
+      scripts: {
+        append: readLuaScript('buffer-append'),
+        read: readLuaScript('buffer-read'),
+        info: readLuaScript('buffer-info'),
+        delete: readLuaScript('buffer-delete'),
+      },
+      sse: {
+        retryMs: env.sseRetryMs,
+        heartbeatMs: env.sseHeartbeatMs,
+        queueMaxEvents: env.sseQueueMaxEvents,
+        queueMaxBytes: env.sseQueueMaxBytes,
+      },
+    }),
+  )
+  app.route('/', pageRoutes({ html: readPage() }))
 
   return Object.assign(app, { lifecycle, logger })
 }

@@ -26,7 +26,10 @@ export interface StreamReader {
    * disconnected, and when no reply comes within `blockMs` plus the command timeout: the connection
    * is then presumed hung, dropped, and opened afresh on the next read.
    */
-  read(streams: readonly StreamCursor[], options: { blockMs: number; count: number }): Promise<StreamReadReply | null>
+  read(
+    streams: readonly StreamCursor[],
+    options: { blockMs: number; count: number },
+  ): Promise<StreamReadReply | null>
   /** Ends a read in flight at once (CLIENT UNBLOCK from the command connection), e.g. to add a stream. */
   wake(): void
   /** Whether the dedicated connection is up right now. */
@@ -77,7 +80,10 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
       for (const { id } of streams) command.push(id)
       reading = true
       try {
-        return (await callWithin(() => client.sendCommand(command), blockMs + commandTimeoutMs)) as StreamReadReply | null
+        return (await callWithin(
+          () => client.sendCommand(command),
+          blockMs + commandTimeoutMs,
+        )) as StreamReadReply | null
       } catch (error) {
         if (error instanceof RedisUnavailableError && client.isReady) drop()
         throw error

@@ -1,0 +1,94 @@
+/** A minimal SSE client over a fetch Response body, for tests: it parses blocks as EventSource does. */
+export interface SseBlock {
+  id?: string
+  event?: string
+  data?: string
+  retry?: string
+  /** Comment lines (heartbeats), without the leading colon. */
+  comments: string[]
+}
+
+export class SseStream {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>
+  readonly #decoder = new TextDecoder()
+  #buffered = ''
+  #ended = false
+
+  constructor(readonly response: Response) {
+    if (!response.body) throw new Error(`no body (status ${response.status})`)
+    this.#reader = response.body.getReader()
+  }
+
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  /** The next block, or null when the stream ended; rejects after `timeoutMs`. */
+  async nextBlock(timeoutMs = 5000): Promise<SseBlock | null> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const end = this.#buffered.indexOf('\n\n')
+      if (end >= 0) {
+        const raw = this.#buffered.slice(0, end)
+        this.#buffered = this.#buffered.slice(end + 2)
+        return parseBlock(raw)
+      }
+      if (this.#ended) return null
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) throw new Error(`no SSE block within ${timeoutMs} ms`)
+      let timer: NodeJS.Timeout | undefined
+      const chunk = await Promise.race([
+        this.#reader.read().catch(() => ({ done: true as const, value: undefined })),
+        new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), remaining)
+        }),
+      ])
+      clearTimeout(timer)
+      if (chunk === 'timeout') throw new Error(`no SSE block within ${timeoutMs} ms`)
+      if (chunk.done) this.#ended = true
+      else this.#buffered += this.#decoder.decode(chunk.value, { stream: true })
+    }
+  }
+
+  /** The next `count` events (blocks with data), skipping heartbeats and the retry block. */
+  async events(count: number, timeoutMs = 5000): Promise<SseBlock[]> {
+    const events: SseBlock[] = []
+    const deadline = Date.now() + timeoutMs
+    while (events.length < count) {
+      const block = await this.nextBlock(Math.max(1, deadline - Date.now()))
+      if (block === null) throw new Error(`stream ended after ${events.length} of ${count} events`)
+      if (block.data !== undefined) events.push(block)
+    }
+    return events
+  }
+
+  /** Resolves true if no event arrives within `ms` (heartbeats allowed). */
+  async quietFor(ms: number): Promise<boolean> {
+    try {
+      await this.events(1, ms)
+      return false
+    } catch {
+      return true
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#reader.cancel().catch(() => {})
+  }
+}
+
+function parseBlock(raw: string): SseBlock {
+  const block: SseBlock = { comments: [] }
+  for (const line of raw.split('\n')) {
+    if (line.startsWith(':')) {
+      block.comments.push(line.slice(1).trim())
+      continue
+    }
+    const colon = line.indexOf(':')
+    const field = colon < 0 ? line : line.slice(0, colon)
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+    if (field === 'data') block.data = block.data === undefined ? value : `${block.data}\n${value}`
+    else if (field === 'id' || field === 'event' || field === 'retry') block[field] = value
+  }
+  return block
+}
