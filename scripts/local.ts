@@ -77,10 +77,41 @@ async function becameReady(readyUrl: string, service: ChildProcess): Promise<boo
 
 async function main() {
   const port = localPort()
-  const redis = await startRedis()
-  const apiToken = process.env.API_TOKEN || throwAwaySecret()
+  const children: ChildProcess[] = []
+  // A crash of this script must not strand its children: in their own process groups, they would outlive it.
+  process.on('exit', () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+  })
 
-  const service = spawn(process.execPath, ['--import', 'tsx', ENTRY_POINT], {
+  let service: ChildProcess | undefined
+  let stopRequested = false
+  let stopping: NodeJS.Signals | undefined
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = signal
+    service?.kill(signal)
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    // npm and tsx relay a terminal's Ctrl-C, so one keypress can arrive twice: act on the first only.
+    if (stopRequested) return
+    stopRequested = true
+    process.stdout.write(`\nnpm run local: ${signal}: stopping the service, then Redis\n`)
+    stop(signal)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  const redis = await startRedis()
+  children.push(redis.child)
+  if (stopRequested) {
+    await redis.server.stop()
+    process.exit(0)
+  }
+
+  const apiToken = process.env.API_TOKEN || throwAwaySecret()
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY_POINT], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -92,32 +123,12 @@ async function main() {
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   })
-  const exited = once(service, 'exit').then(([code, signal]): Exit => ({ code, signal }))
-  // A crash of this script must not strand its children (children in their own groups outlive it).
-  process.on('exit', () => {
-    for (const child of [service, redis.child]) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    }
-  })
-
-  let stopRequested = false
-  let stopping = false
-  const stop = (signal: NodeJS.Signals) => {
-    // npm and tsx relay a terminal's Ctrl-C, so one keypress can arrive twice: forward only the first.
-    if (stopping) return
-    stopping = true
-    service.kill(signal)
-  }
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (!stopping) process.stdout.write(`\nnpm run local: ${signal}: stopping the service, then Redis\n`)
-    stopRequested = true
-    stop(signal)
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  service = child
+  children.push(child)
+  const exited = once(child, 'exit').then(([code, signal]): Exit => ({ code, signal }))
 
   const base = `http://localhost:${port}`
-  if (await becameReady(`http://127.0.0.1:${port}/readyz`, service)) {
+  if (await becameReady(`http://127.0.0.1:${port}/readyz`, child)) {
     process.stdout.write(
       [
         '',
@@ -127,12 +138,12 @@ async function main() {
         `  liveness:   ${base}/healthz`,
         `  redis:      ${redis.url} (throw-away, emptied on exit)`,
         `  API token:  ${process.env.API_TOKEN ? '(yours, from API_TOKEN)' : apiToken}`,
-        `  pids:       service ${service.pid}, redis-server ${redis.child.pid}`,
+        `  pids:       service ${child.pid}, redis-server ${redis.child.pid}`,
         'Press Ctrl-C to stop both.',
         '',
       ].join('\n'),
     )
-  } else if (!stopping && service.exitCode === null && service.signalCode === null) {
+  } else if (!stopping && child.exitCode === null && child.signalCode === null) {
     process.stderr.write(`npm run local: ${base}/readyz did not answer 200 within ${READY_WITHIN_MS} ms\n`)
     stop('SIGTERM')
   }
@@ -145,8 +156,10 @@ async function main() {
     )
   }
   await redis.server.stop()
-  // Stopped on request: the service's own exit code (0 after a clean drain). Otherwise this run failed.
-  process.exit(stopRequested ? (exit.code ?? 1) : exit.code || 1)
+  // Stopped on request: the service's own exit code (0 after a clean drain), or 0 if the signal ended it
+  // before it had installed its handlers. Otherwise this run failed.
+  const stoppedBySignal = exit.signal !== null && exit.signal === stopping
+  process.exit(stopRequested ? (exit.code ?? (stoppedBySignal ? 0 : 1)) : exit.code || 1)
 }
 
 await main()
