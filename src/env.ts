@@ -11,6 +11,8 @@ import { z } from 'zod'
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 const NODE_ENVS = ['development', 'test', 'production'] as const
 const MIN_SECRET_LENGTH = 32
+/** How the example secrets in .env.example begin. */
+export const EXAMPLE_SECRET_PREFIX = 'dev-only-placeholder'
 
 // `KEY=` in an env file means "not set", so an empty string falls back to the default.
 const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value)
@@ -61,34 +63,50 @@ const redisUrl = z.preprocess(
     ),
 )
 
-const schema = z.object({
-  REDIS_URL: redisUrl,
-  SESSION_SECRET: secretList('generate one with `openssl rand -base64 48`'),
-  API_TOKEN: secretList('generate one with `openssl rand -base64 48`'),
-  PORT: integer(0, 65535, 3000),
-  HOST: z.preprocess(unsetIfEmpty, z.string().default('0.0.0.0')),
-  NODE_ENV: z.preprocess(
-    unsetIfEmpty,
-    z.enum(NODE_ENVS, { error: `must be one of ${NODE_ENVS.join(', ')}` }).default('development'),
-  ),
-  LOG_LEVEL: z.preprocess(
-    unsetIfEmpty,
-    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
-  ),
-  REDIS_CONNECT_TIMEOUT_MS: integer(100, 600_000, 5000),
-  READY_TIMEOUT_MS: integer(10, 60_000, 1000),
-  REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000, 2000),
-  BODY_LIMIT_BYTES: integer(1024, 100 * 1024 * 1024, 1_048_576),
-  // Its default depends on NODE_ENV, so it is resolved after parsing.
-  SHUTDOWN_DELAY_MS: z.preprocess(unsetIfEmpty, wholeNumber(0, 600_000).optional()),
-  SHUTDOWN_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
-  SESSION_TTL_SECONDS: integer(60, 31_536_000, 86_400),
-  BUFFER_MAX_LEN: integer(1, 10_000_000, 10_000),
-  SSE_HEARTBEAT_MS: integer(100, 600_000, 15_000),
-  SSE_RETRY_MS: integer(100, 600_000, 2000),
-  SSE_QUEUE_MAX_EVENTS: integer(1, 1_000_000, 1000),
-  SSE_QUEUE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 1_048_576),
-})
+const schema = z
+  .object({
+    REDIS_URL: redisUrl,
+    SESSION_SECRET: secretList('generate one with `openssl rand -base64 48`'),
+    API_TOKEN: secretList('generate one with `openssl rand -base64 48`'),
+    PORT: integer(0, 65535, 3000),
+    HOST: z.preprocess(unsetIfEmpty, z.string().default('0.0.0.0')),
+    NODE_ENV: z.preprocess(
+      unsetIfEmpty,
+      z.enum(NODE_ENVS, { error: `must be one of ${NODE_ENVS.join(', ')}` }).default('development'),
+    ),
+    LOG_LEVEL: z.preprocess(
+      unsetIfEmpty,
+      z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    ),
+    REDIS_CONNECT_TIMEOUT_MS: integer(100, 600_000, 5000),
+    READY_TIMEOUT_MS: integer(10, 60_000, 1000),
+    REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000, 2000),
+    BODY_LIMIT_BYTES: integer(1024, 100 * 1024 * 1024, 1_048_576),
+    // Its default depends on NODE_ENV, so it is resolved after parsing.
+    SHUTDOWN_DELAY_MS: z.preprocess(unsetIfEmpty, wholeNumber(0, 600_000).optional()),
+    SHUTDOWN_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
+    SESSION_TTL_SECONDS: integer(60, 31_536_000, 86_400),
+    BUFFER_MAX_LEN: integer(1, 10_000_000, 10_000),
+    SSE_HEARTBEAT_MS: integer(100, 600_000, 15_000),
+    SSE_RETRY_MS: integer(100, 600_000, 2000),
+    SSE_QUEUE_MAX_EVENTS: integer(1, 1_000_000, 1000),
+    SSE_QUEUE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 1_048_576),
+  })
+  .superRefine((env, ctx) => {
+    // .env.example's values pass the length rule so that `docker compose up` works out of the box; they
+    // must never sign real cookies.
+    if (env.NODE_ENV !== 'production') return
+    for (const name of ['SESSION_SECRET', 'API_TOKEN'] as const) {
+      if (env[name].some((value) => value.startsWith(EXAMPLE_SECRET_PREFIX))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message:
+            'still holds the placeholder from .env.example; production needs a real secret: openssl rand -base64 48',
+        })
+      }
+    }
+  })
 
 export type NodeEnv = (typeof NODE_ENVS)[number]
 export type LogLevel = (typeof LOG_LEVELS)[number]

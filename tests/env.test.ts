@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, describeRedisUrl, loadEnv } from '../src/env.js'
+import { ConfigError, describeRedisUrl, EXAMPLE_SECRET_PREFIX, loadEnv } from '../src/env.js'
 
 const SECRET = 'x'.repeat(32)
 const valid = { REDIS_URL: 'redis://127.0.0.1:6379', SESSION_SECRET: SECRET, API_TOKEN: SECRET }
@@ -76,6 +76,14 @@ describe('loadEnv', () => {
     expect(loadEnv({ ...valid, REDIS_URL: 'rediss://default:pw@example.upstash.io:6379' }).redisUrl).toMatch(
       /^rediss:/,
     )
+  })
+
+  it('refuses the .env.example placeholder secrets in production only', () => {
+    const placeholder = `${EXAMPLE_SECRET_PREFIX}-session-secret-replace-me-now`
+    expect(loadEnv({ ...valid, SESSION_SECRET: placeholder }).sessionSecrets).toEqual([placeholder])
+    expect(
+      problemsOf({ ...valid, NODE_ENV: 'production', SESSION_SECRET: `${SECRET},${placeholder}` }),
+    ).toEqual([expect.stringMatching(/^SESSION_SECRET still holds the placeholder from .env.example/)])
   })
 
   it('never puts a secret value into an error', () => {

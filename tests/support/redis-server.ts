@@ -45,8 +45,9 @@ export class TestRedisServer {
   }
 
   private signal(signal: NodeJS.Signals): void {
-    const info = this.server.getInstanceInfo()
-    if (!info || !info.childProcess) throw new Error('redis-server is not running')
-    info.childProcess.kill(signal)
+    // getInstanceInfo() is `false` when no instance runs.
+    const child = this.server.getInstanceInfo() || undefined
+    if (!child?.childProcess) throw new Error('redis-server is not running')
+    child.childProcess.kill(signal)
   }
 }
