@@ -189,7 +189,7 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
         })
         outbox.push(retryFrame(sse.retryMs))
         const follower = new Follower(
-          { name, store, outbox, logger, endGraceMs: END_GRACE_MS },
+          { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: sse.queueMaxEvents },
           startCursor(start, first),
         )
         follower.sendPage(first)

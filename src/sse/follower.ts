@@ -7,7 +7,7 @@ import { itemFrame, resetFrame } from './frames.js'
 import type { FeedListener, LiveItem, Membership } from './hub.js'
 import type { Outbox } from './outbox.js'
 
-/** Items per catch-up read; also the queue depth catch-up waits for before reading more. */
+/** Items per catch-up read. */
 export const CATCH_UP_PAGE = 100
 
 export interface FollowerOptions {
@@ -17,6 +17,11 @@ export interface FollowerOptions {
   logger: Logger
   /** How long shutdown waits for a client to take what is queued. */
   endGraceMs: number
+  /**
+   * While catching up, live items are not queued but counted: a client that falls this many items
+   * behind without taking a page is as slow as one whose queue overflowed, and is disconnected.
+   */
+  maxBehind: number
 }
 
 const RETRY_CAP_MS = 1000
@@ -36,35 +41,38 @@ export class Follower implements FeedListener {
   readonly #options: FollowerOptions
   #cursor: string
   #catchingUp = false
-  // Set when the hub offered an item during catch-up: the page in flight may have missed it.
-  #offeredDuringCatchUp = false
+  // Live items offered since the last catch-up read: that read may have missed them.
+  #offeredDuringCatchUp = 0
 
   constructor(options: FollowerOptions, cursor: string) {
     this.#options = options
     this.#cursor = cursor
   }
 
-  /** Sends a page read before joining. */
+  /** Sends a page: the one read before joining, or a catch-up page. */
   sendPage(page: Page): void {
     const { outbox } = this.#options
     if (page.reset) {
-      outbox.push(resetFrame(page.reset))
+      outbox.push(resetFrame(page.reset), { paced: true })
       this.#cursor = BEFORE_ALL
     }
     for (const item of page.items) {
-      if (!outbox.push(itemFrame(item))) return
+      if (!outbox.push(itemFrame(item), { paced: true })) return
       this.#cursor = item.id
     }
   }
 
-  /** Starts following live; catches up first if the first page was full or the hub is ahead. */
+  /**
+   * Starts following live, once the first page is taken; reads more first if it was full or the hub
+   * has already handed out items newer than the cursor.
+   */
   follow(membership: Membership, firstPageFull: boolean): void {
-    if (firstPageFull || compareItemIds(this.#cursor, membership.lastSeen) < 0) void this.#catchUp()
+    void this.#catchUp(firstPageFull || compareItemIds(this.#cursor, membership.lastSeen) < 0)
   }
 
   offer(item: LiveItem): void {
     if (this.#catchingUp) {
-      this.#offeredDuringCatchUp = true
+      if (++this.#offeredDuringCatchUp > this.#options.maxBehind) this.#options.outbox.overflow()
       return
     }
     if (compareItemIds(item.id, this.#cursor) <= 0) return
@@ -72,26 +80,35 @@ export class Follower implements FeedListener {
       if (this.#options.outbox.push(item.frame)) this.#cursor = item.id
       return
     }
-    void this.#catchUp()
+    void this.#catchUp(true)
   }
 
   end(): Promise<void> {
     return this.#options.outbox.end(this.#options.endGraceMs)
   }
 
-  async #catchUp(): Promise<void> {
+  /**
+   * Reads pages until the cursor is at the end of the buffer, waiting for the client to take each one;
+   * hands over to live delivery only once the queue is drained and nothing was offered meanwhile.
+   */
+  async #catchUp(readFirst: boolean): Promise<void> {
     if (this.#catchingUp) return
     this.#catchingUp = true
     const { outbox, logger, name } = this.#options
+    this.#offeredDuringCatchUp = 0
     try {
-      let more = true
-      while (more && outbox.open) {
-        await outbox.drained(CATCH_UP_PAGE)
-        this.#offeredDuringCatchUp = false
-        const page = await this.#read()
-        if (!page) return
-        this.sendPage(page)
-        more = page.items.length === CATCH_UP_PAGE || this.#offeredDuringCatchUp
+      let read = readFirst
+      while (outbox.open) {
+        if (read) {
+          this.#offeredDuringCatchUp = 0
+          const page = await this.#read()
+          if (!page) return
+          this.sendPage(page)
+          read = page.items.length === CATCH_UP_PAGE
+        }
+        await outbox.drained()
+        if (!read && this.#offeredDuringCatchUp === 0) break
+        read = true
       }
     } catch (error) {
       logger.error({ err: error, buffer: name }, 'sse: catch-up failed; ending the stream')

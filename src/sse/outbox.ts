@@ -34,7 +34,7 @@ export class Outbox {
   #ending = false
   #outcome: OutboxEnd | undefined
   readonly #heartbeat: NodeJS.Timeout
-  readonly #drainWaiters = new Set<{ below: number; resolve: () => void }>()
+  readonly #drainWaiters = new Set<{ empty: boolean; resolve: () => void }>()
   readonly #settled: Promise<OutboxEnd>
   #settle!: (outcome: OutboxEnd) => void
 
@@ -57,13 +57,16 @@ export class Outbox {
     return this.#outcome === undefined && !this.#ending
   }
 
-  /** Queues a frame; false when the outbox is closed or the frame overflowed it (then it disconnects). */
-  push(frame: Uint8Array): boolean {
+  /**
+   * Queues a frame; false when the outbox is closed or the frame overflowed it (then it disconnects).
+   * `paced` frames (catch-up, which waits for {@link drained} between pages) are not held to the bounds.
+   */
+  push(frame: Uint8Array, { paced = false }: { paced?: boolean } = {}): boolean {
     if (!this.open) return false
     this.#queue.push(frame)
     this.#events++
     this.#bytes += frame.byteLength
-    if (this.#events > this.#options.maxEvents || this.#bytes > this.#options.maxBytes) {
+    if (!paced && (this.#events > this.#options.maxEvents || this.#bytes > this.#options.maxBytes)) {
       this.#abort('overflow')
       return false
     }
@@ -71,10 +74,23 @@ export class Outbox {
     return true
   }
 
-  /** Resolves once fewer than `below` frames wait, or the outbox closed: back-pressure for catch-up. */
-  drained(below: number): Promise<void> {
-    if (this.#events < below || this.#outcome) return Promise.resolve()
-    return new Promise((resolve) => this.#drainWaiters.add({ below, resolve }))
+  /**
+   * Resolves once the queue is below half of both bounds (or empty, with `empty`), or the outbox
+   * closed: back-pressure for catch-up, so a client with a long backlog is paced, not disconnected.
+   */
+  drained({ empty = false }: { empty?: boolean } = {}): Promise<void> {
+    if (this.#isDrained(empty) || this.#outcome) return Promise.resolve()
+    return new Promise((resolve) => this.#drainWaiters.add({ empty, resolve }))
+  }
+
+  #isDrained(empty: boolean): boolean {
+    if (empty) return this.#events === 0
+    return this.#events <= this.#options.maxEvents / 2 && this.#bytes <= this.#options.maxBytes / 2
+  }
+
+  /** Disconnects the client as too slow, as an overflowing push does. */
+  overflow(): void {
+    this.#abort('overflow')
   }
 
   /** Ends the response cleanly after what is queued, or cuts it if the client does not read within `graceMs`. */
@@ -83,7 +99,7 @@ export class Outbox {
     this.#ending = true
     let timer: NodeJS.Timeout | undefined
     const flushed = await Promise.race([
-      this.drained(1).then(() => true),
+      this.drained({ empty: true }).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), graceMs)
       }),
@@ -118,7 +134,7 @@ export class Outbox {
 
   #wakeDrainWaiters(): void {
     for (const waiter of this.#drainWaiters) {
-      if (this.#events < waiter.below || this.#outcome) {
+      if (this.#isDrained(waiter.empty) || this.#outcome) {
         this.#drainWaiters.delete(waiter)
         waiter.resolve()
       }

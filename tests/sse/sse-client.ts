@@ -13,6 +13,8 @@ export class SseStream {
   readonly #decoder = new TextDecoder()
   #buffered = ''
   #ended = false
+  // A read that outlived a timeout is kept for the next call, so no chunk is ever dropped.
+  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined
 
   constructor(readonly response: Response) {
     if (!response.body) throw new Error(`no body (status ${response.status})`)
@@ -37,14 +39,16 @@ export class SseStream {
       const remaining = deadline - Date.now()
       if (remaining <= 0) throw new Error(`no SSE block within ${timeoutMs} ms`)
       let timer: NodeJS.Timeout | undefined
+      this.#pending ??= this.#reader.read().catch(() => ({ done: true as const, value: undefined }))
       const chunk = await Promise.race([
-        this.#reader.read().catch(() => ({ done: true as const, value: undefined })),
+        this.#pending,
         new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), remaining)
         }),
       ])
       clearTimeout(timer)
       if (chunk === 'timeout') throw new Error(`no SSE block within ${timeoutMs} ms`)
+      this.#pending = undefined
       if (chunk.done) this.#ended = true
       else this.#buffered += this.#decoder.decode(chunk.value, { stream: true })
     }

@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { buildTestApp } from '../support/app.js'
+import { TestRedisServer } from '../support/redis-server.js'
+import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from './buffer-helpers.js'
+import type { SseStream } from './sse-client.js'
+
+// A Redis of our own, so CLIENT LIST shows only this file's connections.
+const server = await TestRedisServer.start()
+afterAll(() => server.stop())
+const redisUrl = await server.url()
+
+const datas = (events: { data?: string }[]) =>
+  events.map((event) => JSON.parse(event.data as string) as number)
+
+describe('live fan-out', async () => {
+  const { app, client } = await buildTestApp(redisUrl, { SSE_QUEUE_MAX_EVENTS: '20' })
+  const connections = async () => (await client.clientList()).length
+
+  it('uses the same number of Redis connections for 1 subscriber as for 200, and delivers to all', async () => {
+    const name = bufferName()
+    const baseline = await connections()
+    const one = await openEvents(app, name)
+    await appendNumbers(app, name, [0])
+    await one.events(1)
+    const withOne = await connections()
+    // The command connection plus the one live reader.
+    expect(withOne).toBe(baseline + 1)
+
+    // 200 subscribers over 20 buffers, so the reader multiplexes many streams too.
+    const names = range(1, 20).map(() => bufferName('fan'))
+    const many: SseStream[] = []
+    for (let i = 0; i < 199; i++) many.push(await openEvents(app, names[i % 20] as string))
+    many.push(one)
+    expect(await connections()).toBe(withOne)
+
+    await Promise.all(names.map((n) => appendNumbers(app, n, [1, 2, 3])))
+    await appendNumbers(app, name, [1, 2, 3])
+    for (const stream of many.slice(0, 199)) expect(datas(await stream.events(3))).toEqual([1, 2, 3])
+    expect(datas(await one.events(3))).toEqual([1, 2, 3])
+    expect(await connections()).toBe(withOne)
+    await Promise.all(many.map((stream) => stream.close()))
+  })
+
+  it.each([
+    ['an existing buffer: its live queue overflows', true],
+    ['a new buffer: it falls behind while catching up', false],
+  ])(
+    'disconnects a client that stops reading, without stalling the others; it can resume (%s)',
+    async (_, existing) => {
+      const name = bufferName()
+      // Where a live-only client starts: after the newest item when it connected.
+      const start = existing ? ((await appendNumbers(app, name, [0]))[0] as string) : '0-0'
+      const slow = await openEvents(app, name)
+      const fast = await openEvents(app, name)
+      const fastEvents = fast.events(100)
+      for (const n of range(1, 10)) await appendNumbers(app, name, range(n * 10 - 9, n * 10))
+      // The fast one gets everything, while the slow one never read a byte.
+      expect(datas(await fastEvents)).toEqual(range(1, 100))
+      const info = async () =>
+        (
+          (await (await app.request(`/buffers/${name}`, { headers: tokenHeaders })).json()) as {
+            subscribers: number
+          }
+        ).subscribers
+      await expect.poll(info).toBe(1)
+
+      // What the slow one did receive ends early; resuming from its last id gets the rest exactly once.
+      const received: { id?: string; data?: string }[] = []
+      for (;;) {
+        const block = await slow.nextBlock(2000)
+        if (block === null) break
+        if (block.data !== undefined) received.push(block)
+      }
+      expect(received.length).toBeLessThan(100)
+      const last = received.at(-1)?.id
+      const resumed = await openEvents(app, name, { headers: { 'Last-Event-ID': last ?? start } })
+      const rest = await resumed.events(100 - received.length)
+      expect([...datas(received), ...datas(rest)]).toEqual(range(1, 100))
+      await Promise.all([fast.close(), resumed.close()])
+    },
+  )
+
+  it('a resuming client with a backlog larger than its queue bound is paced, not disconnected', async () => {
+    const name = bufferName()
+    const ids = await appendNumbers(app, name, range(1, 500))
+    const stream = await openEvents(app, name, { headers: { 'Last-Event-ID': ids[0] as string } })
+    expect(datas(await stream.events(499, 10_000))).toEqual(range(2, 500))
+    await stream.close()
+  })
+
+  it('on lifecycle close, ends every stream cleanly and refuses new ones', async () => {
+    const { app: closing } = await buildTestApp(redisUrl)
+    const name = bufferName()
+    const streams = [await openEvents(closing, name), await openEvents(closing, name)]
+    await appendNumbers(closing, name, [1, 2])
+    for (const stream of streams) expect(datas(await stream.events(2))).toEqual([1, 2])
+    await closing.lifecycle.close()
+    for (const stream of streams) expect(await stream.nextBlock(2000)).toBeNull()
+    const refused = await closing.request(`/buffers/${name}/events`, { headers: tokenHeaders })
+    expect(refused.status).toBe(503)
+  })
+})
