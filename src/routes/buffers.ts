@@ -169,15 +169,11 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
     .get('/buffers/:name/events', reader, validName, async (c) => {
       const name = c.req.param('name')
       const start = streamStart(c)
-      if (hub.closed) {
-        throw new AppError(503, 'shutting_down', 'This replica is shutting down; reconnect', {
-          'Retry-After': '1',
-        })
-      }
+      c.header('X-Accel-Buffering', 'no')
+      if (hub.closed) return goElsewhere(c, sse.retryMs)
       // Read before the stream opens, so Redis trouble is a 503 a client can see, not a broken stream.
       const store = storeOf(c)
       const first = await store.read(name, start, CATCH_UP_PAGE)
-      c.header('X-Accel-Buffering', 'no')
       const disconnect = socketCutter(c)
       return streamSSE(c, async (stream) => {
         const outbox = new Outbox({
@@ -204,6 +200,19 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
         if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
       })
     })
+}
+
+/**
+ * The answer of a replica that is shutting down: an empty stream that ends at once, on a connection
+ * that closes. Any status but 200 would make EventSource give up for good; this makes it reconnect,
+ * with its Last-Event-ID, to a replica that is still serving.
+ */
+function goElsewhere(c: Context, retryMs: number): Response {
+  const response = streamSSE(c, async (stream) => {
+    await stream.write(retryFrame(retryMs))
+  })
+  response.headers.set('Connection', 'close')
+  return response
 }
 
 /** The cursor before the first page: the resume id, or the newest id for live only. */

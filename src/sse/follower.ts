@@ -18,8 +18,8 @@ export interface FollowerOptions {
   /** How long shutdown waits for a client to take what is queued. */
   endGraceMs: number
   /**
-   * While catching up, live items are not queued but counted: a client that falls this many items
-   * behind without taking a page is as slow as one whose queue overflowed, and is disconnected.
+   * While catching up, live items are not queued but counted: a client that lets this many go by
+   * without taking anything is as slow as one whose queue overflowed, and is disconnected.
    */
   maxBehind: number
 }
@@ -41,8 +41,11 @@ export class Follower implements FeedListener {
   readonly #options: FollowerOptions
   #cursor: string
   #catchingUp = false
-  // Live items offered since the last catch-up read: that read may have missed them.
-  #offeredDuringCatchUp = 0
+  // A live item was offered since the last catch-up read: that read may have missed it.
+  #offeredSinceRead = false
+  // Live items offered during catch-up since the client last took a write.
+  #behind = 0
+  #writesWhenBehind = 0
 
   constructor(options: FollowerOptions, cursor: string) {
     this.#options = options
@@ -72,7 +75,8 @@ export class Follower implements FeedListener {
 
   offer(item: LiveItem): void {
     if (this.#catchingUp) {
-      if (++this.#offeredDuringCatchUp > this.#options.maxBehind) this.#options.outbox.overflow()
+      this.#offeredSinceRead = true
+      this.#countBehind()
       return
     }
     if (compareItemIds(item.id, this.#cursor) <= 0) return
@@ -81,6 +85,15 @@ export class Follower implements FeedListener {
       return
     }
     void this.#catchUp(true)
+  }
+
+  #countBehind(): void {
+    const { outbox, maxBehind } = this.#options
+    if (outbox.writes !== this.#writesWhenBehind) {
+      this.#writesWhenBehind = outbox.writes
+      this.#behind = 0
+    }
+    if (++this.#behind > maxBehind) outbox.overflow()
   }
 
   end(): Promise<void> {
@@ -95,19 +108,19 @@ export class Follower implements FeedListener {
     if (this.#catchingUp) return
     this.#catchingUp = true
     const { outbox, logger, name } = this.#options
-    this.#offeredDuringCatchUp = 0
+    this.#offeredSinceRead = false
     try {
       let read = readFirst
       while (outbox.open) {
         if (read) {
-          this.#offeredDuringCatchUp = 0
+          this.#offeredSinceRead = false
           const page = await this.#read()
           if (!page) return
           this.sendPage(page)
           read = page.items.length === CATCH_UP_PAGE
         }
         await outbox.drained()
-        if (!read && this.#offeredDuringCatchUp === 0) break
+        if (!read && !this.#offeredSinceRead) break
         read = true
       }
     } catch (error) {

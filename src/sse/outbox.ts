@@ -31,6 +31,7 @@ export class Outbox {
   #events = 0
   #bytes = 0
   #pumping = false
+  #writes = 0
   #ending = false
   #outcome: OutboxEnd | undefined
   readonly #heartbeat: NodeJS.Timeout
@@ -51,6 +52,11 @@ export class Outbox {
   /** Resolves once the response is over, saying how it ended. */
   get done(): Promise<OutboxEnd> {
     return this.#settled
+  }
+
+  /** Writes the client has taken so far: progress, for telling a slow client from a stalled one. */
+  get writes(): number {
+    return this.#writes
   }
 
   get open(): boolean {
@@ -123,6 +129,7 @@ export class Outbox {
         const chunk = batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch)
         await this.#options.stream.write(chunk)
         this.#heartbeat.refresh()
+        this.#writes++
         this.#events -= batch.length
         this.#bytes -= chunk.byteLength
         this.#wakeDrainWaiters()

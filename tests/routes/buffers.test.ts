@@ -13,6 +13,11 @@ interface ItemsPage {
   reason?: string
 }
 
+/** The stream's entries as Redis holds them. */
+async function storedEntries(client: Awaited<ReturnType<typeof buildTestApp>>['client'], name: string) {
+  return (await client.xRange(keys.bufferItems(name), '-', '+')) ?? []
+}
+
 describe('buffers', async () => {
   const { app, client } = await buildTestApp(redisUrl, { BODY_LIMIT_BYTES: String(200 * 1024) })
   const post = (name: string, body: unknown, headers: Record<string, string> = tokenHeaders) =>
@@ -110,7 +115,7 @@ describe('buffers', async () => {
       const { ids } = (await res.json()) as { ids: string[] }
       expect(ids).toHaveLength(1)
       expect(ids[0]).toMatch(/^\d+-\d+$/)
-      const stored = await client.xRange(keys.bufferItems(name), '-', '+')
+      const stored = await storedEntries(client, name)
       expect(stored.map((entry) => entry.id)).toEqual(ids)
       const { items } = await page(name)
       expect(items).toEqual([
@@ -183,7 +188,7 @@ describe('buffers', async () => {
       const name = bufferName()
       const ids = await appendNumbers(app, name, range(1, 1000))
       expect(new Set(ids).size).toBe(1000)
-      const stored = await client.xRange(keys.bufferItems(name), '-', '+')
+      const stored = await storedEntries(client, name)
       expect(stored.map((entry) => entry.id)).toEqual(ids)
       expect(stored.map((entry) => Number(entry.message.d))).toEqual(range(1, 1000))
       const tooMany = await post(name, { items: range(1, 1001).map((n) => ({ data: n })) })
@@ -195,7 +200,7 @@ describe('buffers', async () => {
       const batches = await Promise.all(
         range(0, 9).map((b) => appendNumbers(app, name, range(b * 100 + 1, b * 100 + 100))),
       )
-      const stored = (await client.xRange(keys.bufferItems(name), '-', '+')).map((entry) => entry.id)
+      const stored = (await storedEntries(client, name)).map((entry) => entry.id)
       for (const ids of batches) {
         const start = stored.indexOf(ids[0] as string)
         expect(stored.slice(start, start + 100)).toEqual(ids)

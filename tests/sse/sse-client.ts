@@ -14,7 +14,7 @@ export class SseStream {
   #buffered = ''
   #ended = false
   // A read that outlived a timeout is kept for the next call, so no chunk is ever dropped.
-  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined
+  #pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> | undefined
 
   constructor(readonly response: Response) {
     if (!response.body) throw new Error(`no body (status ${response.status})`)
