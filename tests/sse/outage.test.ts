@@ -1,12 +1,27 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
 import { TestRedisServer } from '../support/redis-server.js'
 import { appendNumbers, bufferName, openEvents, range } from './buffer-helpers.js'
 
-// Our own Redis, persisted to its append-only file, so a restart is an outage, not data loss.
-const server = await TestRedisServer.start(['--appendonly', 'yes', '--appendfsync', 'always'])
-afterAll(() => server.stop())
+// Our own Redis, persisted to an append-only file in a directory of its own, so a restart is an
+// outage, not data loss.
+const dataDir = mkdtempSync(join(tmpdir(), 'hrs-outage-'))
+const server = await TestRedisServer.start([
+  '--appendonly',
+  'yes',
+  '--appendfsync',
+  'always',
+  '--dir',
+  dataDir,
+])
+afterAll(async () => {
+  await server.stop()
+  rmSync(dataDir, { recursive: true, force: true })
+})
 const redisUrl = await server.url()
 
 const datas = (events: { data?: string }[]) =>
