@@ -1,0 +1,162 @@
+/**
+ * Benchmark (issue 4): SSE fan-out. SUBSCRIBERS clients follow one buffer while a producer appends
+ * RATE items/s for SECONDS; reports delivered %, p50/p99 latency from append to receipt, and the
+ * service's RSS per idle SSE connection. The same load then runs against nginx + Nchan (Redis storage),
+ * and our p99 is printed as a ratio of Nchan's. Targets: 100% delivered, p99 <= 50 ms,
+ * <= 20 KiB RSS per idle connection, p99 ratio <= 1.0. Run: `npm run bench:sse`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { nchanUnavailable, startNchan } from './support/nchan.js'
+import { buildService, startRedis, startService } from './support/processes.js'
+import { openSubscribers, percentile, rssKiB } from './support/sse-load.js'
+
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000)
+const RATE = Number(process.env.BENCH_RATE ?? 50)
+const SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10)
+const TOKEN = 'bench-api-token-0123456789abcdefghijklmnop'
+
+interface Outcome {
+  deliveredPct: number
+  p50: number
+  p99: number
+  publishErrors: number
+}
+
+/** Opens the subscribers, appends RATE items/s for SECONDS, waits for stragglers, and measures. */
+async function run(
+  subscribe: (appendedAt: Map<number, number>) => ReturnType<typeof openSubscribers>,
+  publish: (n: number) => Promise<boolean>,
+  onIdle?: () => Promise<void>,
+): Promise<Outcome> {
+  const appendedAt = new Map<number, number>()
+  const subscribers = await subscribe(appendedAt)
+  await onIdle?.()
+  const total = RATE * SECONDS
+  let publishErrors = 0
+  const started = performance.now()
+  const inFlight: Promise<void>[] = []
+  for (let n = 0; n < total; n++) {
+    const due = started + (n * 1000) / RATE
+    const wait = due - performance.now()
+    if (wait > 0) await sleep(wait)
+    appendedAt.set(n, performance.now())
+    inFlight.push(
+      publish(n).then(
+        (ok) => {
+          if (!ok) publishErrors++
+        },
+        () => {
+          publishErrors++
+        },
+      ),
+    )
+  }
+  await Promise.all(inFlight)
+  const expected = total * SUBSCRIBERS
+  const deadline = performance.now() + 5000
+  while (subscribers.received < expected && performance.now() < deadline) await sleep(50)
+  subscribers.close()
+  const sorted = subscribers.latencies.sort((a, b) => a - b)
+  return {
+    deliveredPct: (100 * subscribers.received) / expected,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    publishErrors,
+  }
+}
+
+const row = (name: string, o: Outcome) =>
+  `${name.padEnd(34)} delivered ${o.deliveredPct.toFixed(2).padStart(6)}%  p50 ${o.p50.toFixed(1).padStart(6)} ms  p99 ${o.p99.toFixed(1).padStart(6)} ms  publish errors ${o.publishErrors}`
+
+async function measureOurs(redisUrl: string): Promise<{ outcome: Outcome; rssPerConnectionKiB: number }> {
+  const service = await startService({
+    REDIS_URL: redisUrl,
+    SESSION_SECRET: TOKEN,
+    API_TOKEN: TOKEN,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+  })
+  try {
+    const base = `http://127.0.0.1:${service.port}`
+    const auth = { Authorization: `Bearer ${TOKEN}` }
+    const append = async (n: number) => {
+      const res = await fetch(`${base}/buffers/fanout/items`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ data: { n } }),
+      })
+      await res.arrayBuffer()
+      return res.status === 201
+    }
+    // Warm up (scripts loaded, live reader connected), then the baseline RSS without subscribers.
+    const warm = await openSubscribers(1, () => `${base}/buffers/warmup/events`, auth, new Map())
+    await append(-1)
+    warm.close()
+    await sleep(1000)
+    const pid = service.child.pid as number
+    const idleRss = await rssKiB(pid)
+    let rssPerConnectionKiB = Number.NaN
+    const outcome = await run(
+      (appendedAt) => openSubscribers(SUBSCRIBERS, () => `${base}/buffers/fanout/events`, auth, appendedAt),
+      append,
+      async () => {
+        await sleep(1000)
+        rssPerConnectionKiB = ((await rssKiB(pid)) - idleRss) / SUBSCRIBERS
+      },
+    )
+    return { outcome, rssPerConnectionKiB }
+  } finally {
+    await service.stop()
+  }
+}
+
+async function measureNchan(redisPort: number): Promise<Outcome> {
+  const nchan = await startNchan(redisPort)
+  try {
+    const base = `http://127.0.0.1:${nchan.port}`
+    return await run(
+      (appendedAt) => openSubscribers(SUBSCRIBERS, () => `${base}/sub/fanout`, {}, appendedAt),
+      async (n) => {
+        const res = await fetch(`${base}/pub/fanout`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'text/json' },
+          body: JSON.stringify({ data: { n } }),
+        })
+        await res.arrayBuffer()
+        return res.status < 300
+      },
+    )
+  } finally {
+    await nchan.stop()
+  }
+}
+
+buildService()
+const redis = await startRedis()
+try {
+  const ours = await measureOurs(redis.url)
+  console.log(
+    `\nSSE fan-out: ${SUBSCRIBERS} subscribers, ${RATE} items/s for ${SECONDS} s, loopback, one redis-server`,
+  )
+  console.log(row('hono-redis-service', ours.outcome))
+  const why = nchanUnavailable()
+  const nchan = why ? undefined : await measureNchan(redis.port)
+  if (nchan) console.log(row('nginx + Nchan (Redis storage)', nchan))
+  else console.log(`nginx + Nchan: not run: ${why}`)
+
+  const { deliveredPct, p99 } = ours.outcome
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS')
+  console.log(
+    `\ndelivered:            ${deliveredPct.toFixed(2)}% (target 100%) ${verdict(deliveredPct === 100)}`,
+  )
+  console.log(`p99 latency:          ${p99.toFixed(1)} ms (target <= 50 ms) ${verdict(p99 <= 50)}`)
+  console.log(
+    `RSS per idle stream:  ${ours.rssPerConnectionKiB.toFixed(1)} KiB (target <= 20 KiB) ${verdict(ours.rssPerConnectionKiB <= 20)}`,
+  )
+  if (nchan) {
+    const ratio = p99 / nchan.p99
+    console.log(`p99 vs Nchan:         ${ratio.toFixed(2)}x (target <= 1.0x) ${verdict(ratio <= 1)}`)
+  }
+} finally {
+  await redis.stop()
+}
