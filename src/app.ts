@@ -5,14 +5,17 @@ import type { Env } from './env.js'
 import { AppError } from './errors.js'
 import { Lifecycle } from './lifecycle.js'
 import { createLogger, type Logger } from './logger.js'
+import { createMetrics } from './metrics.js'
 import { accessLog } from './middleware/access-log.js'
 import { handleError, handleNotFound } from './middleware/error-handler.js'
 import { type RedisVariables, redisClient } from './middleware/redis.js'
+import { requestMetrics } from './middleware/request-metrics.js'
 import { type SessionVariables, sessions } from './middleware/session.js'
 import type { Redis } from './redis/facade.js'
 import { readLuaScript } from './redis/scripts.js'
 import { bufferRoutes } from './routes/buffers.js'
 import { healthRoutes } from './routes/health.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { pageRoutes, readPage } from './routes/page.js'
 import { sessionRoutes } from './routes/sessions.js'
 import { LiveHub } from './sse/hub.js'
@@ -33,12 +36,13 @@ export type ServiceApp = Hono<AppEnv> & {
 export function createApp(env: Env, redis: Redis): ServiceApp {
   const logger = createLogger(env.logLevel)
   const lifecycle = new Lifecycle()
+  const metrics = createMetrics()
   const app = new Hono<AppEnv>()
 
   app.onError(handleError(logger))
   app.notFound(handleNotFound)
 
-  app.use(requestId(), accessLog({ logger }))
+  app.use(requestId(), accessLog({ logger }), requestMetrics({ metrics }))
   // Only for methods that carry a body: on @hono/node-server, looking at a GET's body materialises a
   // full Request object, a cost every hot read would pay for nothing.
   app.on(
@@ -79,6 +83,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       checks: { 'sse:liveReader': () => hub.health() },
     }),
   )
+  app.route('/', metricsRoutes({ metrics, apiTokens: env.apiTokens }))
   app.route('/', sessionRoutes())
   app.route(
     '/',

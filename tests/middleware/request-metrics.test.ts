@@ -1,0 +1,30 @@
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import { createMetrics } from '../../src/metrics.js'
+import { requestMetrics } from '../../src/middleware/request-metrics.js'
+
+describe('requestMetrics', () => {
+  it('counts requests by method, matched route and status, with their durations', async () => {
+    const metrics = createMetrics()
+    const app = new Hono().use(requestMetrics({ metrics })).get('/items/:id', (c) => c.text('ok', 202))
+    await app.request('/items/1')
+    await app.request('/items/2')
+    await app.request('/nowhere')
+    const text = await metrics.registry.metrics()
+    expect(text).toContain(
+      'http_request_duration_seconds_count{method="GET",route="/items/:id",status="202"} 2',
+    )
+    expect(text).toContain('http_request_duration_seconds_count{method="GET",route="/*",status="404"} 1')
+    expect(text).toMatch(
+      /http_request_duration_seconds_sum\{method="GET",route="\/items\/:id",status="202"\} [0-9.e-]+/,
+    )
+  })
+
+  it('keeps each app in its own registry', async () => {
+    const [a, b] = [createMetrics(), createMetrics()]
+    const app = new Hono().use(requestMetrics({ metrics: a })).get('/x', (c) => c.text('x'))
+    await app.request('/x')
+    expect(await a.registry.metrics()).toContain('route="/x"')
+    expect(await b.registry.metrics()).not.toContain('route="/x"')
+  })
+})
