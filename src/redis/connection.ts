@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from 'redis'
 import { describeRedisUrl } from '../env.js'
+import { isTransientReply } from './facade.js'
 
 /**
  * The node-redis connection lifecycle: options, startup within a budget, reconnect with capped backoff.
@@ -51,10 +53,14 @@ export class RedisStartupError extends Error {
   }
 }
 
+/** How often startup asks again while Redis answers "not now" (e.g. LOADING its dataset). */
+const STARTUP_PING_RETRY_MS = 100
+
 /**
- * Connects, retrying (a Redis that starts a moment later is fine), until the whole handshake
- * (TCP, TLS, HELLO/AUTH and a PING) has succeeded or `budgetMs` is spent. On failure the client is
- * destroyed, so no reconnect loop outlives the attempt, and the last reason is reported.
+ * Connects, retrying (a Redis that starts a moment later, or is still loading its data, is fine),
+ * until the whole handshake (TCP, TLS, HELLO/AUTH and a PING) has succeeded or `budgetMs` is spent. On
+ * failure the client is destroyed, so no reconnect loop outlives the attempt, and the last reason is
+ * reported.
  */
 export async function connectWithinBudget(
   client: NodeRedisClient,
@@ -63,6 +69,7 @@ export async function connectWithinBudget(
 ): Promise<void> {
   let lastReason = 'no answer from Redis (the connection opened but the handshake never completed)'
   let socketOpened = false
+  let expired = false
   const recordError = (error: Error) => {
     lastReason = error.message || error.name
   }
@@ -72,12 +79,29 @@ export async function connectWithinBudget(
   client.on('error', recordError)
   client.on('connect', recordConnect)
 
+  const handshake = async () => {
+    await client.connect()
+    for (;;) {
+      try {
+        await client.ping()
+        return
+      } catch (error) {
+        if (error instanceof Error) recordError(error)
+        if (!isTransientReply(error) || expired) throw error
+        await sleep(STARTUP_PING_RETRY_MS)
+      }
+    }
+  }
+
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('budget spent')), budgetMs)
+    timer = setTimeout(() => {
+      expired = true
+      reject(new Error('budget spent'))
+    }, budgetMs)
   })
   try {
-    await Promise.race([client.connect().then(() => client.ping()), deadline])
+    await Promise.race([handshake(), deadline])
   } catch {
     if (!socketOpened && lastReason.startsWith('no answer')) lastReason = 'connection attempt timed out'
     client.destroy()

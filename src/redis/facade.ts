@@ -57,11 +57,23 @@ function deserialize<T>(raw: string | null): T | null {
 }
 
 /**
+ * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
+ * with a script, a replica after a failover, out of memory under `noeviction`, or a cluster in
+ * transition. They pass, so they are a 503 with Retry-After like any outage, never a 500.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM)\b/
+
+export function isTransientReply(error: unknown): error is ErrorReply {
+  return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)
+}
+
+/**
  * Runs one command within `timeoutMs` and maps node-redis's failures onto ours. An error reply
- * (WRONGTYPE, a script's error, ...) is Redis answering: it passes through. Anything else means Redis
- * did not answer: offline while reconnecting (there is no offline queue), the socket closed with the
- * command in flight, or no reply in time. node-redis's own command timeout stops counting once a
- * command is written, so a hung Redis (SIGSTOP, a stuck network) is only bounded here.
+ * (WRONGTYPE, a script's error, ...) is Redis answering: it passes through, unless it is transient
+ * (above). Anything else means Redis did not answer: offline while reconnecting (there is no offline
+ * queue), the socket closed with the command in flight, or no reply in time. node-redis's own command
+ * timeout stops counting once a command is written, so a hung Redis (SIGSTOP, a stuck network) is only
+ * bounded here.
  */
 export async function callWithin<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -71,7 +83,8 @@ export async function callWithin<T>(command: () => Promise<T>, timeoutMs: number
   try {
     return await Promise.race([command(), deadline])
   } catch (error) {
-    if (error instanceof ErrorReply || error instanceof RedisUnavailableError) throw error
+    if (error instanceof RedisUnavailableError) throw error
+    if (error instanceof ErrorReply && !isTransientReply(error)) throw error
     const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     throw new RedisUnavailableError(reason, { cause: error })
   } finally {

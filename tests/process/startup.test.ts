@@ -1,3 +1,4 @@
+import { createClient } from 'redis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { rawTestEnv } from '../support/env.js'
 import { freePort, SilentTcpServer } from '../support/net.js'
@@ -9,6 +10,13 @@ import { ServiceProcess } from '../support/service-process.js'
 const EX_CONFIG = 78
 const EX_UNAVAILABLE = 69
 const BUDGET_MS = 1000
+
+/** Busy-waits for ARGV[1] ms inside Redis. */
+const SPIN_SCRIPT = `
+local function now() local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000) end
+local stop = now() + tonumber(ARGV[1])
+while now() < stop do end
+return 1`
 
 const running: ServiceProcess[] = []
 const cleanups: (() => Promise<unknown>)[] = []
@@ -114,6 +122,26 @@ describe('Redis reachable', () => {
     expect(await ready.json()).toMatchObject({ status: 'pass' })
     service.kill('SIGTERM')
     expect((await service.exited).code).toBe(0)
+  })
+
+  it('a Redis busy with a script (BUSY replies) is waited for within the budget', async () => {
+    const redis = await TestRedisServer.start(['--busy-reply-threshold', '50'])
+    cleanups.push(() => redis.stop())
+    const busy = createClient({ url: await redis.url() })
+    busy.on('error', () => {})
+    await busy.connect()
+    // Spins for 1.5 s; after 50 ms every other client gets "BUSY Redis is busy running a script".
+    const spinning = busy.eval(SPIN_SCRIPT, { arguments: ['1500'] })
+    cleanups.push(async () => {
+      await spinning
+      busy.destroy()
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const service = start(
+      rawTestEnv(await redis.url(), { PORT: '0', HOST: '127.0.0.1', REDIS_CONNECT_TIMEOUT_MS: '5000' }),
+    )
+    const base = await service.listening()
+    expect((await fetch(`${base}/readyz`)).status).toBe(200)
   })
 
   it('a Redis that starts a moment after the service is fine', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestApp } from '../support/app.js'
 import { buildTestApp } from '../support/app.js'
+import { freePort } from '../support/net.js'
 import { TestRedisServer } from '../support/redis-server.js'
 
 /**
@@ -87,5 +88,43 @@ describe.sequential('Redis outage after startup', () => {
       server.thaw()
     }
     expect(await readyWithin(2000)).toBe(true)
+  })
+})
+
+describe('Redis answering "not now" (transient error replies)', () => {
+  let server: TestRedisServer
+  let test: TestApp
+
+  beforeAll(async () => {
+    server = await TestRedisServer.start()
+    test = await buildTestApp(await server.url())
+  })
+  afterAll(() => server.stop())
+
+  async function expectUnavailableThenRecovered(enter: string[], leave: string[]) {
+    expect((await test.app.request('/sessions', { method: 'POST' })).status).toBe(201)
+    await test.client.sendCommand(enter)
+    try {
+      const res = await test.app.request('/sessions', { method: 'POST' })
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('1')
+      expect(await res.json()).toMatchObject({ error: { code: 'redis_unavailable' } })
+    } finally {
+      await test.client.sendCommand(leave)
+    }
+    expect((await test.app.request('/sessions', { method: 'POST' })).status).toBe(201)
+  }
+
+  it('OOM under noeviction is a 503, not a 500', async () => {
+    await test.client.sendCommand(['CONFIG', 'SET', 'maxmemory-policy', 'noeviction'])
+    await expectUnavailableThenRecovered(
+      ['CONFIG', 'SET', 'maxmemory', '1'],
+      ['CONFIG', 'SET', 'maxmemory', '0'],
+    )
+  })
+
+  it('READONLY (a replica after a failover) is a 503, not a 500', async () => {
+    const nowhere = String(await freePort())
+    await expectUnavailableThenRecovered(['REPLICAOF', '127.0.0.1', nowhere], ['REPLICAOF', 'NO', 'ONE'])
   })
 })
