@@ -1,7 +1,5 @@
-import type { ServerResponse } from 'node:http'
 import { type Context, Hono } from 'hono'
 import { createMiddleware } from 'hono/factory'
-import { streamSSE } from 'hono/streaming'
 import { z } from 'zod'
 import { BEFORE_ALL, parseItemId } from '../buffers/ids.js'
 import type { BufferItem } from '../buffers/items.js'
@@ -21,8 +19,10 @@ import type { RedisVariables } from '../middleware/redis.js'
 import type { SessionVariables } from '../middleware/session.js'
 import { CATCH_UP_PAGE, Follower } from '../sse/follower.js'
 import { retryFrame } from '../sse/frames.js'
-import type { LiveHub } from '../sse/hub.js'
+import { Heartbeats } from '../sse/heartbeats.js'
+import type { LiveHub, Membership } from '../sse/hub.js'
 import { Outbox } from '../sse/outbox.js'
+import { EVENT_STREAM_HEADERS, openEventStream } from '../sse/response.js'
 
 export interface BufferRouteOptions {
   hub: LiveHub
@@ -124,12 +124,6 @@ function streamStart(c: Context): ReadFrom {
   throw new AppError(400, 'invalid_from', 'from must be "earliest" (or absent for live only)')
 }
 
-/** On @hono/node-server: cut a client's connection even while it is not reading. */
-function socketCutter(c: Context): (() => void) | undefined {
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
-  return outgoing && (() => outgoing.destroy())
-}
-
 /**
  * Data-plane buffers: append (API token), page and follow live over SSE (API token or session).
  * See doc/architecture.md, "Streams", for ids, resume and the reset rule.
@@ -138,6 +132,7 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
   const writer = apiToken({ tokens: apiTokens })
   const reader = tokenOrSession({ tokens: apiTokens })
   const storeOf = (c: Context<{ Variables: Variables }>) => new BufferStore(c.var.redis, scripts, maxLen)
+  const heartbeats = new Heartbeats(sse.heartbeatMs)
 
   return new Hono<{ Variables: Variables }>()
     .post('/buffers/:name/items', writer, validName, jsonBody(appendBody), async (c) => {
@@ -169,36 +164,33 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
     .get('/buffers/:name/events', reader, validName, async (c) => {
       const name = c.req.param('name')
       const start = streamStart(c)
-      c.header('X-Accel-Buffering', 'no')
       if (hub.closed) return goElsewhere(c, sse.retryMs)
       // Read before the stream opens, so Redis trouble is a 503 a client can see, not a broken stream.
       const store = storeOf(c)
       const first = await store.read(name, start, CATCH_UP_PAGE)
-      const disconnect = socketCutter(c)
-      return streamSSE(c, async (stream) => {
-        const outbox = new Outbox({
-          stream,
-          maxEvents: sse.queueMaxEvents,
-          maxBytes: sse.queueMaxBytes,
-          heartbeatMs: sse.heartbeatMs,
-          ...(disconnect && { disconnect }),
-        })
-        outbox.push(retryFrame(sse.retryMs))
-        const follower = new Follower(
-          { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: sse.queueMaxEvents },
-          startCursor(start, first),
-        )
-        follower.sendPage(first)
-        const membership = hub.join(name, first.newestId ?? BEFORE_ALL, follower)
-        if (!membership) {
-          await follower.end()
-          return
-        }
-        follower.follow(membership, first.items.length === CATCH_UP_PAGE)
-        const outcome = await outbox.done
-        membership.leave()
-        if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
+      const { sink, response } = openEventStream(c)
+      let membership: Membership | null = null
+      const outbox = new Outbox({
+        sink,
+        heartbeats,
+        maxEvents: sse.queueMaxEvents,
+        maxBytes: sse.queueMaxBytes,
+        onEnd: (outcome) => {
+          membership?.leave()
+          if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
+        },
       })
+      outbox.push(retryFrame(sse.retryMs))
+      const follower = new Follower(
+        { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: sse.queueMaxEvents },
+        startCursor(start, first),
+      )
+      follower.sendPage(first)
+      membership = hub.join(name, first.newestId ?? BEFORE_ALL, follower)
+      if (!membership) void follower.end()
+      else if (!outbox.open) membership.leave()
+      else follower.follow(membership, first.items.length === CATCH_UP_PAGE)
+      return response
     })
 }
 
@@ -208,11 +200,7 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
  * with its Last-Event-ID, to a replica that is still serving.
  */
 function goElsewhere(c: Context, retryMs: number): Response {
-  const response = streamSSE(c, async (stream) => {
-    await stream.write(retryFrame(retryMs))
-  })
-  response.headers.set('Connection', 'close')
-  return response
+  return c.body(retryFrame(retryMs), 200, { ...EVENT_STREAM_HEADERS, Connection: 'close' })
 }
 
 /** The cursor before the first page: the resume id, or the newest id for live only. */

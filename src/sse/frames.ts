@@ -15,6 +15,7 @@ export const resetFrame = ({ reason, oldestId }: Reset): Uint8Array =>
   encoder.encode(`event: reset\ndata: ${JSON.stringify({ reason, oldestId })}\n\n`)
 
 /** The first block of every stream: how long EventSource waits before reconnecting. */
-export const retryFrame = (retryMs: number): Uint8Array => encoder.encode(`retry: ${retryMs}\n\n`)
+export const retryFrame = (retryMs: number): Uint8Array<ArrayBuffer> =>
+  encoder.encode(`retry: ${retryMs}\n\n`)
 
 export const HEARTBEAT_FRAME: Uint8Array = encoder.encode(': heartbeat\n\n')

@@ -1,57 +1,57 @@
-import type { SSEStreamingApi } from 'hono/streaming'
+import type { Writable } from 'node:stream'
 import { HEARTBEAT_FRAME } from './frames.js'
+import { type Heartbeats, type HeartbeatTarget, TICKS_PER_PERIOD } from './heartbeats.js'
 
 export interface OutboxOptions {
-  stream: SSEStreamingApi
+  /**
+   * Where frames go: on @hono/node-server the Node response itself (see `openEventStream`), so a frame
+   * costs one `write()` and the socket's own back-pressure (`write()` returning false, then 'drain')
+   * drives the queue below.
+   */
+  sink: Writable
   /** Disconnect once more than this many frames wait (SSE_QUEUE_MAX_EVENTS). */
   maxEvents: number
   /** ... or more than this many bytes (SSE_QUEUE_MAX_BYTES). */
   maxBytes: number
-  /** A comment goes out after this long without a write (SSE_HEARTBEAT_MS). */
-  heartbeatMs: number
-  /**
-   * Cuts the client's connection. A client that stopped reading cannot be sent the end of a response,
-   * so on @hono/node-server this destroys the socket; without it, only the response stream is aborted.
-   */
-  disconnect?: () => void
+  /** The app's shared heartbeat ticker (SSE_HEARTBEAT_MS). */
+  heartbeats: Heartbeats
+  /** Called once, when the response is over, with how it ended. */
+  onEnd?: (outcome: OutboxEnd) => void
 }
 
 export type OutboxEnd = 'ended' | 'aborted' | 'overflow'
 
 /**
- * One SSE response's outbound queue: frames are written in order, as fast as the client reads, with
- * everything that piled up meanwhile coalesced into one write. The queue is bounded in frames and
- * bytes; a client that lets it overflow is disconnected (it can resume with its Last-Event-ID), so
- * one slow client never stalls the others or grows memory without limit.
+ * One SSE response's outbound queue. A frame is written to the sink at once while the sink takes
+ * writes; once `write()` says the client is behind (the socket's buffers are full), frames wait here
+ * until 'drain', and then go out coalesced into one write. The wait is bounded in frames and bytes: a
+ * client that lets it overflow is disconnected (it can resume with its Last-Event-ID), so one slow
+ * client never stalls the others or grows memory without limit.
  */
-export class Outbox {
+export class Outbox implements HeartbeatTarget {
   readonly #options: OutboxOptions
+  // Frames waiting for 'drain', and their count and size.
   #queue: Uint8Array[] = []
-  // Frames and bytes not yet handed to the client, including the write in flight.
   #events = 0
   #bytes = 0
-  #pumping = false
+  // The sink asked us to wait for 'drain'.
+  #blocked = false
   #writes = 0
+  #silentTicks = 0
   #ending = false
   #outcome: OutboxEnd | undefined
-  readonly #heartbeat: NodeJS.Timeout
-  readonly #drainWaiters = new Set<{ empty: boolean; resolve: () => void }>()
-  readonly #settled: Promise<OutboxEnd>
-  #settle!: (outcome: OutboxEnd) => void
+  #drainWaiters: { empty: boolean; resolve: () => void }[] = []
 
   constructor(options: OutboxOptions) {
     this.#options = options
-    this.#settled = new Promise((resolve) => {
-      this.#settle = resolve
-    })
-    // Every completed write restarts the interval, so it fires only after heartbeatMs of silence.
-    this.#heartbeat = setInterval(() => this.push(HEARTBEAT_FRAME), options.heartbeatMs).unref()
-    options.stream.onAbort(() => this.#finish('aborted'))
-  }
-
-  /** Resolves once the response is over, saying how it ended. */
-  get done(): Promise<OutboxEnd> {
-    return this.#settled
+    const { sink, heartbeats } = options
+    sink.on('drain', () => this.#flush())
+    // The client went away (or the sink was destroyed): nothing more can be sent.
+    sink.on('close', () => this.#finish('aborted'))
+    // Errors surface as 'close'; without a listener an EPIPE would be an uncaught exception.
+    sink.on('error', () => {})
+    heartbeats.add(this)
+    if (sink.destroyed) this.#finish('aborted')
   }
 
   /** Writes the client has taken so far: progress, for telling a slow client from a stalled one. */
@@ -64,11 +64,15 @@ export class Outbox {
   }
 
   /**
-   * Queues a frame; false when the outbox is closed or the frame overflowed it (then it disconnects).
+   * Sends a frame; false when the outbox is closed or the frame overflowed it (then it disconnects).
    * `paced` frames (catch-up, which waits for {@link drained} between pages) are not held to the bounds.
    */
   push(frame: Uint8Array, { paced = false }: { paced?: boolean } = {}): boolean {
     if (!this.open) return false
+    if (!this.#blocked) {
+      this.#write(frame)
+      return true
+    }
     this.#queue.push(frame)
     this.#events++
     this.#bytes += frame.byteLength
@@ -76,22 +80,21 @@ export class Outbox {
       this.#abort('overflow')
       return false
     }
-    void this.#pump()
     return true
   }
 
   /**
-   * Resolves once the queue is below half of both bounds (or empty, with `empty`), or the outbox
-   * closed: back-pressure for catch-up, so a client with a long backlog is paced, not disconnected.
+   * Resolves once the sink takes writes again, or the outbox closed: back-pressure for catch-up, so a
+   * client with a long backlog is paced, not disconnected. With `empty`, once nothing waits here
+   * (everything was handed to the sink), which is all a clean end needs.
    */
   drained({ empty = false }: { empty?: boolean } = {}): Promise<void> {
     if (this.#isDrained(empty) || this.#outcome) return Promise.resolve()
-    return new Promise((resolve) => this.#drainWaiters.add({ empty, resolve }))
+    return new Promise((resolve) => this.#drainWaiters.push({ empty, resolve }))
   }
 
   #isDrained(empty: boolean): boolean {
-    if (empty) return this.#events === 0
-    return this.#events <= this.#options.maxEvents / 2 && this.#bytes <= this.#options.maxBytes / 2
+    return empty ? this.#queue.length === 0 : !this.#blocked
   }
 
   /** Disconnects the client as too slow, as an overflowing push does. */
@@ -99,9 +102,13 @@ export class Outbox {
     this.#abort('overflow')
   }
 
+  tick(): void {
+    if (++this.#silentTicks > TICKS_PER_PERIOD) this.push(HEARTBEAT_FRAME)
+  }
+
   /** Ends the response cleanly after what is queued, or cuts it if the client does not read within `graceMs`. */
   async end(graceMs: number): Promise<void> {
-    if (this.#outcome || this.#ending) return this.#settled.then(() => {})
+    if (!this.open) return
     this.#ending = true
     let timer: NodeJS.Timeout | undefined
     const flushed = await Promise.race([
@@ -111,56 +118,57 @@ export class Outbox {
       }),
     ])
     clearTimeout(timer)
-    if (flushed && !this.#outcome) {
-      await this.#options.stream.close()
+    if (this.#outcome) return
+    if (flushed) {
       this.#finish('ended')
+      this.#options.sink.end()
     } else {
       this.#abort('aborted')
     }
   }
 
-  async #pump(): Promise<void> {
-    if (this.#pumping) return
-    this.#pumping = true
-    try {
-      while (this.#queue.length > 0 && !this.#outcome) {
-        const batch = this.#queue
-        this.#queue = []
-        const chunk = batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch)
-        await this.#options.stream.write(chunk)
-        this.#heartbeat.refresh()
-        this.#writes++
-        this.#events -= batch.length
-        this.#bytes -= chunk.byteLength
-        this.#wakeDrainWaiters()
-      }
-    } finally {
-      this.#pumping = false
+  #write(chunk: Uint8Array): void {
+    this.#writes++
+    this.#silentTicks = 0
+    if (!this.#options.sink.write(chunk)) this.#blocked = true
+  }
+
+  #flush(): void {
+    this.#blocked = false
+    if (this.#outcome) return
+    if (this.#queue.length > 0) {
+      const batch = this.#queue
+      this.#queue = []
+      this.#events = 0
+      this.#bytes = 0
+      this.#write(batch.length === 1 ? (batch[0] as Uint8Array) : Buffer.concat(batch))
     }
+    this.#wakeDrainWaiters()
   }
 
   #wakeDrainWaiters(): void {
-    for (const waiter of this.#drainWaiters) {
-      if (this.#isDrained(waiter.empty) || this.#outcome) {
-        this.#drainWaiters.delete(waiter)
-        waiter.resolve()
-      }
+    if (this.#drainWaiters.length === 0) return
+    const waiters = this.#drainWaiters
+    this.#drainWaiters = []
+    for (const waiter of waiters) {
+      if (this.#outcome || this.#isDrained(waiter.empty)) waiter.resolve()
+      else this.#drainWaiters.push(waiter)
     }
   }
 
+  /** Cuts the connection: a client that stopped reading cannot be sent the end of a response. */
   #abort(outcome: OutboxEnd): void {
     if (this.#outcome) return
     this.#finish(outcome)
-    this.#options.stream.abort()
-    this.#options.disconnect?.()
+    this.#options.sink.destroy()
   }
 
   #finish(outcome: OutboxEnd): void {
     if (this.#outcome) return
     this.#outcome = outcome
-    clearInterval(this.#heartbeat)
+    this.#options.heartbeats.delete(this)
     this.#queue = []
     this.#wakeDrainWaiters()
-    this.#settle(outcome)
+    this.#options.onEnd?.(outcome)
   }
 }

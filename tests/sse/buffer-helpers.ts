@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
 import type { ServiceApp } from '../../src/app.js'
 import { TEST_API_TOKEN } from '../support/env.js'
 import { SseStream } from './sse-client.js'
@@ -21,15 +24,49 @@ export async function appendNumbers(app: ServiceApp, name: string, numbers: numb
 
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
-/** Opens `GET /buffers/:name/events` with the API token; `query` and `headers` as given. */
+const served = new WeakMap<ServiceApp, Promise<string>>()
+
+/**
+ * The base URL of `app` served over real HTTP by @hono/node-server on a free loopback port, as main.ts
+ * serves it: SSE then takes the production path (frames written straight to the Node response). The
+ * server closes with the app's lifecycle.
+ */
+export function servedUrl(app: ServiceApp): Promise<string> {
+  let url = served.get(app)
+  if (!url) {
+    url = new Promise((resolve) => {
+      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) =>
+        resolve(`http://127.0.0.1:${info.port}`),
+      )
+      // Streams end on the same close (within their 2 s grace); whatever is left is cut after it.
+      app.lifecycle.onClose(() => {
+        server.close()
+        setTimeout(() => (server as Server).closeAllConnections(), 2500).unref()
+      })
+    })
+    served.set(app, url)
+  }
+  return url
+}
+
+/**
+ * Opens `GET /buffers/:name/events` with the API token; `query` and `headers` as given. Over real HTTP
+ * (the production path) unless `inProcess`, which uses `app.request()`: there a client that does not
+ * read holds the stream back at once, where over TCP the kernel's socket buffers (megabytes on
+ * loopback) would first take everything a small test sends.
+ */
 export async function openEvents(
   app: ServiceApp,
   name: string,
-  { query = '', headers = {} }: { query?: string; headers?: Record<string, string> } = {},
+  {
+    query = '',
+    headers = {},
+    inProcess = false,
+  }: { query?: string; headers?: Record<string, string>; inProcess?: boolean } = {},
 ): Promise<SseStream> {
-  const res = await app.request(`/buffers/${name}/events${query}`, {
-    headers: { ...tokenHeaders, ...headers },
-  })
+  const path = `/buffers/${name}/events${query}`
+  const init = { headers: { ...tokenHeaders, ...headers } }
+  const res = inProcess ? await app.request(path, init) : await fetch(`${await servedUrl(app)}${path}`, init)
   if (res.status !== 200) throw new Error(`events: ${res.status} ${await res.text()}`)
   return new SseStream(res)
 }

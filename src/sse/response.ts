@@ -1,0 +1,96 @@
+import type { ServerResponse } from 'node:http'
+import { Writable } from 'node:stream'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import type { Context } from 'hono'
+
+/** The headers of every event stream. `X-Accel-Buffering: no` keeps nginx from buffering it. */
+export const EVENT_STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache',
+  'X-Accel-Buffering': 'no',
+} as const
+
+export interface EventStream {
+  /** Where the stream's bytes go. */
+  sink: Writable
+  /** What the handler returns. */
+  response: Response
+}
+
+/**
+ * Starts a 200 event stream with the headers set so far (request id, a refreshed session cookie).
+ *
+ * On @hono/node-server (production) the sink is the Node `ServerResponse` itself: frames are written
+ * straight to it, without Hono's Web Streams pipeline (TransformStream, ReadableStream and the
+ * adapter's reader loop, per frame and per subscriber), and the handler returns
+ * `RESPONSE_ALREADY_SENT` so the adapter leaves the response alone. Elsewhere (`app.request()`, other
+ * runtimes) the sink is a Writable whose bytes become the body of a web Response, with the same
+ * back-pressure contract, so the same Outbox drives both.
+ */
+export function openEventStream(c: Context): EventStream {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
+  if (!outgoing) {
+    const { sink, body } = webSink()
+    return { sink, response: c.newResponse(body, 200, EVENT_STREAM_HEADERS) }
+  }
+  // Not `c.res`: once that exists, Hono re-wraps the returned response into one the adapter would
+  // write out again, ignoring RESPONSE_ALREADY_SENT's marker.
+  const { headers } = c.newResponse(null, 200, EVENT_STREAM_HEADERS)
+  for (const [name, value] of headers) if (name !== 'set-cookie') outgoing.setHeader(name, value)
+  const cookies = headers.getSetCookie()
+  if (cookies.length > 0) outgoing.setHeader('Set-Cookie', cookies)
+  outgoing.writeHead(200)
+  return { sink: outgoing, response: RESPONSE_ALREADY_SENT }
+}
+
+/**
+ * A Writable whose bytes become a web ReadableStream. A write completes only once the reader asks for
+ * more (`highWaterMark: 1` makes every `write()` return false and 'drain' follow), so a reader that
+ * stops reading holds the writer back exactly as a full socket does. Cancelling the body destroys the
+ * sink; destroying the sink ends the body after what the reader was already given.
+ */
+export function webSink(): { sink: Writable; body: ReadableStream<Uint8Array> } {
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  let onTaken: (() => void) | undefined
+  const close = () => {
+    try {
+      controller.close()
+    } catch {
+      // Already closed or cancelled.
+    }
+  }
+  const sink = new Writable({
+    highWaterMark: 1,
+    write(chunk: Uint8Array, _encoding, callback) {
+      controller.enqueue(chunk)
+      if ((controller.desiredSize ?? 0) >= 0) callback()
+      else onTaken = callback
+    },
+    final(callback) {
+      close()
+      callback()
+    },
+    destroy(error, callback) {
+      onTaken = undefined
+      close()
+      callback(error)
+    },
+  })
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(started) {
+        controller = started
+      },
+      pull() {
+        const taken = onTaken
+        onTaken = undefined
+        taken?.()
+      },
+      cancel() {
+        sink.destroy()
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  return { sink, body }
+}
