@@ -11,6 +11,8 @@ import { z } from 'zod'
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 const NODE_ENVS = ['development', 'test', 'production'] as const
 const MIN_SECRET_LENGTH = 32
+/** Redis's `databases` is 16 by default; larger values are a server setting, so only nonsense is refused. */
+const MAX_DATABASE = 65_535
 /** How the example secrets in .env.example begin. */
 export const EXAMPLE_SECRET_PREFIX = 'dev-only-placeholder'
 
@@ -51,17 +53,28 @@ const redisUrl = z.preprocess(
       (raw) => {
         try {
           const url = new URL(raw)
-          return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== ''
+          // The path, if any, is the database number: node-redis throws on anything else.
+          const database = /^\/?(\d{0,5})$/.exec(url.pathname)
+          return (
+            (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
+            url.hostname !== '' &&
+            database !== null &&
+            Number(database[1] || 0) <= MAX_DATABASE
+          )
         } catch {
           return false
         }
       },
       {
         error:
-          'must be a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379 or rediss://default:PASSWORD@HOST:6379',
+          'must be a redis:// or rediss:// URL with a host and at most a database number as its path, e.g. redis://127.0.0.1:6379/0 or rediss://default:PASSWORD@HOST:6379',
       },
     ),
 )
+
+/** Production keeps serving 5 s after a signal by default, for load balancers to notice; elsewhere 0. */
+const shutdownDelay = (env: { SHUTDOWN_DELAY_MS?: number | undefined; NODE_ENV: NodeEnv }) =>
+  env.SHUTDOWN_DELAY_MS ?? (env.NODE_ENV === 'production' ? 5000 : 0)
 
 const schema = z
   .object({
@@ -93,6 +106,14 @@ const schema = z
     SSE_QUEUE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 1_048_576),
   })
   .superRefine((env, ctx) => {
+    if (shutdownDelay(env) >= env.SHUTDOWN_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_DELAY_MS'],
+        message:
+          'must be less than SHUTDOWN_TIMEOUT_MS (production default 5000), which counts from the signal: every shutdown would exit 1',
+      })
+    }
     // .env.example's values pass the length rule so that `docker compose up` works out of the box; they
     // must never sign real cookies.
     if (env.NODE_ENV !== 'production') return
@@ -164,7 +185,7 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     readyTimeoutMs: v.READY_TIMEOUT_MS,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
-    shutdownDelayMs: v.SHUTDOWN_DELAY_MS ?? (v.NODE_ENV === 'production' ? 5000 : 0),
+    shutdownDelayMs: shutdownDelay(v),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     sessionTtlSeconds: v.SESSION_TTL_SECONDS,
     bufferMaxLen: v.BUFFER_MAX_LEN,

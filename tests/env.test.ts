@@ -38,6 +38,15 @@ describe('loadEnv', () => {
     expect(loadEnv({ ...valid, NODE_ENV: 'production', SHUTDOWN_DELAY_MS: '0' }).shutdownDelayMs).toBe(0)
   })
 
+  it('refuses a shutdown delay that would outlast the shutdown timeout', () => {
+    expect(problemsOf({ ...valid, SHUTDOWN_DELAY_MS: '3000', SHUTDOWN_TIMEOUT_MS: '3000' })).toEqual([
+      expect.stringMatching(/^SHUTDOWN_DELAY_MS must be less than SHUTDOWN_TIMEOUT_MS/),
+    ])
+    expect(problemsOf({ ...valid, NODE_ENV: 'production', SHUTDOWN_TIMEOUT_MS: '4000' })).toEqual([
+      expect.stringMatching(/^SHUTDOWN_DELAY_MS must be less than SHUTDOWN_TIMEOUT_MS/),
+    ])
+  })
+
   it('splits secret lists: the first signs, all verify', () => {
     const env = loadEnv({ ...valid, SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(40)}` })
     expect(env.sessionSecrets).toEqual(['n'.repeat(32), 'o'.repeat(40)])
@@ -65,12 +74,25 @@ describe('loadEnv', () => {
     expect(problemsOf({ ...valid, REDIS_URL: undefined })[0]).toMatch(/npm run local/)
   })
 
-  it.each(['http://localhost:6379', 'localhost:6379', 'redis://', 'not a url'])(
-    'rejects REDIS_URL %s',
-    (url) => {
-      expect(problemsOf({ ...valid, REDIS_URL: url })).toEqual([expect.stringMatching(/^REDIS_URL must be/)])
-    },
-  )
+  it.each([
+    'http://localhost:6379',
+    'localhost:6379',
+    'redis://',
+    'not a url',
+    'redis://h:6379/abc',
+    'redis://h:6379/999999',
+  ])('rejects REDIS_URL %s', (url) => {
+    expect(problemsOf({ ...valid, REDIS_URL: url })).toEqual([expect.stringMatching(/^REDIS_URL must be/)])
+  })
+
+  it('accepts a database number as the path', () => {
+    expect(loadEnv({ ...valid, REDIS_URL: 'redis://127.0.0.1:6379/3' }).redisUrl).toBe(
+      'redis://127.0.0.1:6379/3',
+    )
+    expect(loadEnv({ ...valid, REDIS_URL: 'redis://127.0.0.1:6379/' }).redisUrl).toBe(
+      'redis://127.0.0.1:6379/',
+    )
+  })
 
   it('accepts rediss:// (TLS, e.g. Upstash)', () => {
     expect(loadEnv({ ...valid, REDIS_URL: 'rediss://default:pw@example.upstash.io:6379' }).redisUrl).toMatch(
@@ -99,7 +121,12 @@ describe('loadEnv', () => {
         return caught as ConfigError
       }
     })()
-    expect(error?.problems.map((line) => line.split(' ')[0]).sort()).toEqual(['API_TOKEN', 'SESSION_SECRET'])
+    expect(error?.problems.map((line) => line.split(' ')[0]).sort()).toEqual([
+      'API_TOKEN',
+      'REDIS_URL',
+      'SESSION_SECRET',
+    ])
+    expect(error?.message).not.toContain('pa55word')
     expect(error?.message).not.toContain(shortSecret)
     expect(error?.message).not.toContain(SECRET)
   })

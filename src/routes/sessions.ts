@@ -4,7 +4,17 @@ import { jsonBody } from '../middleware/json-body.js'
 import { type SessionAccess, type SessionVariables, sessionRequired } from '../middleware/session.js'
 import type { Session, SessionStore } from '../sessions/store.js'
 
-const sessionData = z.record(z.string(), z.json())
+// zod's record skips a `__proto__` key (a prototype-pollution guard): the key would vanish without a
+// word, so it is refused before the record sees it.
+const sessionData = z.preprocess(
+  (value, ctx) => {
+    if (typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')) {
+      ctx.addIssue({ code: 'custom', message: '"__proto__" is not allowed as a key', input: value })
+    }
+    return value
+  },
+  z.record(z.string(), z.json()),
+)
 const createBody = z.strictObject({ data: sessionData.default({}) })
 const patchBody = z.strictObject({ data: sessionData })
 
@@ -51,8 +61,11 @@ export function sessionRoutes() {
     .delete('/sessions/current', async (c) => {
       const access = c.get('session')
       const id = access.cookieId
+      // The cookie is cleared only once Redis has answered: after a 503 the browser must still hold it,
+      // so that retrying the logout can delete the session.
+      const deleted = id !== null && (await access.store.destroy(id))
       access.clear()
-      if (id === null || !(await access.store.destroy(id))) throw sessionRequired()
+      if (!deleted) throw sessionRequired()
       return c.body(null, 204)
     })
 }

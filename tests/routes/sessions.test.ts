@@ -271,9 +271,34 @@ describe('secret rotation', () => {
 })
 
 describe('production mode', () => {
-  it('marks the cookie Secure', async () => {
+  it('marks the cookie Secure, with every other flag as in development', async () => {
     const prodApp = (await buildTestApp(inject('redisUrl'), { NODE_ENV: 'production' })).app
     const res = await prodApp.request('/sessions', { method: 'POST' })
-    expect(res.headers.get('set-cookie')).toMatch(/; Secure/)
+    const cookie = res.headers.get('set-cookie') ?? ''
+    for (const flag of ['HttpOnly', 'Secure', 'SameSite=Lax', 'Path=/', 'Max-Age=86400']) {
+      expect(cookie.split('; '), flag).toContain(flag)
+    }
+  })
+})
+
+describe('unusual but valid input', () => {
+  it('removes thousands of keys in one PATCH (a 400 or 500 would be wrong: the body is valid)', async () => {
+    const { cookie } = await createSession({ keep: 1 })
+    const removals = Object.fromEntries(Array.from({ length: 9000 }, (_, i) => [`gone${i}`, null]))
+    const res = await patch(cookie, removals)
+    expect(res.status).toBe(200)
+    expect(await dataOf(res)).toEqual({ keep: 1 })
+  })
+
+  it('refuses a "__proto__" key with 400 instead of silently dropping it', async () => {
+    const res = await app.request('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"data":{"__proto__":{"admin":true},"user":"ada"}}',
+    })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({
+      error: { code: 'invalid_body', message: expect.stringMatching(/__proto__/) },
+    })
   })
 })

@@ -1,4 +1,5 @@
-import { afterAll } from 'vitest'
+import { afterAll, onTestFinished } from 'vitest'
+import { getCurrentTest } from 'vitest/suite'
 import { createApp, type ServiceApp } from '../../src/app.js'
 import {
   connectWithinBudget,
@@ -17,7 +18,7 @@ export interface TestApp {
 
 /**
  * Builds the app exactly as main.ts does (real connection, real facade) against `redisUrl`, and closes
- * it after the file's tests. `overrides` are raw environment variables, validated by loadEnv.
+ * it after the file's tests, or after the test that built it. `overrides` are raw environment variables, validated by loadEnv.
  */
 export async function buildTestApp(
   redisUrl: string,
@@ -32,9 +33,12 @@ export async function buildTestApp(
   await connectWithinBudget(client, env.redisUrl, env.redisConnectTimeoutMs)
   const redis = createRedisFacade(client, { commandTimeoutMs: env.redisCommandTimeoutMs })
   const app = createApp(env, redis)
-  afterAll(async () => {
+  const close = async () => {
     await app.lifecycle.close()
     client.destroy()
-  })
+  }
+  // Built inside a test: closed when that test ends (an afterAll registered there would never run).
+  if (getCurrentTest()) onTestFinished(close)
+  else afterAll(close)
   return { app, redis, client }
 }

@@ -50,8 +50,9 @@ end
 if setCount > 0 then
   redis.call('HSET', key, unpack(ARGV, 4, lastSet))
 end
-if #ARGV > lastSet then
-  redis.call('HDEL', key, unpack(ARGV, lastSet + 1))
+-- In chunks: unpack() of thousands of values exceeds Lua's stack, and a patch may name many keys to remove.
+for first = lastSet + 1, #ARGV, 1000 do
+  redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
 redis.call('EXPIRE', key, ARGV[1])
 local result = redis.call('HGETALL', key)
