@@ -2,7 +2,7 @@ import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { ConfigError, describeRedisUrl, type Env, loadEnv } from './env.js'
-import { createLogger } from './logger.js'
+import type { Logger } from './logger.js'
 import { connectWithinBudget, createNodeRedisClient, RedisStartupError } from './redis/connection.js'
 import { createRedisFacade } from './redis/facade.js'
 import { drainAndClose } from './shutdown.js'
@@ -35,9 +35,9 @@ function loadConfigOrExit(): Env {
 
 async function main() {
   const env = loadConfigOrExit()
-  const logger = createLogger(env.logLevel)
 
-  let started = false
+  // The app's logger, once there is an app: one pino destination per process, so lines never interleave.
+  let logger: Logger | undefined
   let lastLoggedError = ''
   const client = createNodeRedisClient({
     url: env.redisUrl,
@@ -45,13 +45,13 @@ async function main() {
     // During startup connectWithinBudget keeps the last reason for the exit message; once running,
     // an outage is logged once per distinct error rather than once per reconnect attempt.
     onError: (error) => {
-      if (!started || error.message === lastLoggedError) return
+      if (!logger || error.message === lastLoggedError) return
       lastLoggedError = error.message
       logger.warn({ err: error.message }, 'redis connection error; reconnecting')
     },
   })
   client.on('ready', () => {
-    if (started && lastLoggedError) logger.info('redis connection restored')
+    if (logger && lastLoggedError) logger.info('redis connection restored')
     lastLoggedError = ''
   })
 
@@ -67,9 +67,9 @@ async function main() {
       '  A slow-starting Redis: raise REDIS_CONNECT_TIMEOUT_MS.',
     ])
   }
-  started = true
 
   const app = createApp(env, createRedisFacade(client, { commandTimeoutMs: env.redisCommandTimeoutMs }))
+  logger = app.logger
   const server = serve({ fetch: app.fetch, port: env.port, hostname: env.host }, (info) => {
     logger.info(
       { url: `http://${info.address}:${info.port}`, redis: describeRedisUrl(env.redisUrl) },

@@ -74,12 +74,12 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
     async read(streams, { blockMs, count }) {
       const client = connection ?? open()
       if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
-      connectionId ??= await callWithin(() => client.clientId(), commandTimeoutMs)
       const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
       for (const { key } of streams) command.push(key)
       for (const { id } of streams) command.push(id)
-      reading = true
       try {
+        connectionId ??= await callWithin(() => client.clientId(), commandTimeoutMs)
+        reading = true
         return (await callWithin(
           () => client.sendCommand(command),
           blockMs + commandTimeoutMs,

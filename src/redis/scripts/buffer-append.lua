@@ -43,11 +43,14 @@ for i = 2, #ARGV, 2 do
   next_id = '*'
 end
 
-local length = redis.call('XLEN', stream)
-if length > max_len then
-  -- Exact trimming, and the newest id it removes: a resume id older than that has a gap.
-  local doomed = redis.call('XRANGE', stream, '-', '+', 'COUNT', length - max_len)
-  redis.call('XTRIM', stream, 'MAXLEN', max_len)
-  redis.call('HSET', meta, 'trimmed', doomed[#doomed][1])
+-- Exact trimming, and the newest id it removes: a resume id older than that has a gap. The oldest
+-- entry kept names the entry before it in its `p` field, which is exactly that id.
+if redis.call('XTRIM', stream, 'MAXLEN', max_len) > 0 then
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+  for i = 1, #oldest[2], 2 do
+    if oldest[2][i] == 'p' then
+      redis.call('HSET', meta, 'trimmed', oldest[2][i + 1])
+    end
+  end
 end
 return ids
