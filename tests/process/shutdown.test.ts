@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { rawTestEnv } from '../support/env.js'
@@ -44,17 +45,40 @@ async function blockRedis(seconds: number): Promise<() => Promise<void>> {
 
 const createSession = (base: string) => fetch(`${base}/sessions`, { method: 'POST' })
 
+/** A POST on its own connection, telling when it has been sent and when (and what) it was answered. */
+function postWhileWatching(url: string) {
+  const req = request(url, { method: 'POST', agent: false })
+  const sent = new Promise<void>((resolve) => req.on('finish', resolve))
+  const answered = new Promise<{ status: number; body: string; at: number }>((resolve, reject) => {
+    req.on('error', reject)
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, at: performance.now() }))
+    })
+  })
+  req.end()
+  return { sent, answered }
+}
+
 describe('SIGTERM', () => {
   it('lets in-flight requests finish with their full answer, then exits 0', async () => {
     const { service, base } = await startService({ SHUTDOWN_DELAY_MS: '0' })
-    const unblocked = await blockRedis(1)
-    const inFlight = Array.from({ length: 5 }, () => createSession(base))
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    const unblocked = await blockRedis(2)
+    const inFlight = Array.from({ length: 5 }, () => postWhileWatching(`${base}/sessions`))
+    // Each request has left the client, then the server has had time to read it and ask Redis,
+    // which is asleep: all five are waiting on Redis when the signal arrives.
+    await Promise.all(inFlight.map((request) => request.sent))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const signalledAt = performance.now()
     service.kill('SIGTERM')
-    const responses = await Promise.all(inFlight)
-    for (const res of responses) {
-      expect(res.status).toBe(201)
-      expect(await res.json()).toMatchObject({ id: expect.any(String), data: {} })
+    for (const answer of await Promise.all(inFlight.map((request) => request.answered))) {
+      expect(answer.status).toBe(201)
+      expect(JSON.parse(answer.body)).toMatchObject({ id: expect.any(String), data: {} })
+      expect(answer.at, 'answered after the signal: it was in flight').toBeGreaterThan(signalledAt)
     }
     expect((await service.exited).code).toBe(0)
     await unblocked()
