@@ -101,9 +101,18 @@ describe('buffers', async () => {
       expect(res.status).toBe(201)
     })
 
-    it('keeps buffer keys apart from sessions: a buffer name cannot address another key', () => {
-      expect(keys.bufferItems('session:abc')).toBe('hrs:buf:{session:abc}:items')
-      expect(keys.bufferItems('x').startsWith('hrs:session:')).toBe(false)
+    it('keeps buffer keys apart from sessions: a buffer named after a session key cannot touch it', async () => {
+      const created = await app.request('/sessions', { method: 'POST' })
+      const { id } = (await created.json()) as { id: string }
+      const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
+      for (const name of [`session:${id}`, `hrs:session:${id}`]) {
+        expect((await post(name, { data: 1 })).status).toBe(201)
+        expect(
+          (await app.request(`/buffers/${name}`, { method: 'DELETE', headers: tokenHeaders })).status,
+        ).toBe(204)
+      }
+      expect(await client.type(keys.session(id))).toBe('hash')
+      expect((await app.request('/sessions/current', { headers: { Cookie: cookie } })).status).toBe(200)
     })
   })
 
