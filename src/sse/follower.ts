@@ -79,6 +79,11 @@ export class Follower implements FeedListener {
       this.#countBehind()
       return
     }
+    // The common case first, without parsing ids: the item right after the cursor.
+    if (item.prev === this.#cursor) {
+      if (this.#options.outbox.push(item.frame)) this.#cursor = item.id
+      return
+    }
     if (compareItemIds(item.id, this.#cursor) <= 0) return
     if (item.prev !== '' && compareItemIds(item.prev, this.#cursor) <= 0) {
       if (this.#options.outbox.push(item.frame)) this.#cursor = item.id
