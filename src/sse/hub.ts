@@ -48,6 +48,25 @@ class Feed {
   ) {}
 }
 
+/** A class, not an object literal with closures: one small object per subscriber. */
+class FeedMembership implements Membership {
+  constructor(
+    readonly feeds: Map<string, Feed>,
+    readonly feed: Feed,
+    readonly listener: FeedListener,
+  ) {}
+
+  get lastSeen(): string {
+    return this.feed.lastSeen
+  }
+
+  leave(): void {
+    const { feeds, feed } = this
+    feed.listeners.delete(this.listener)
+    if (feed.listeners.size === 0 && feeds.get(feed.key) === feed) feeds.delete(feed.key)
+  }
+}
+
 const RETRY_CAP_MS = 1000
 
 /**
@@ -100,16 +119,7 @@ export class LiveHub {
       this.#wake(key)
     }
     feed.listeners.add(listener)
-    const joined = feed
-    return {
-      get lastSeen() {
-        return joined.lastSeen
-      },
-      leave: () => {
-        joined.listeners.delete(listener)
-        if (joined.listeners.size === 0 && this.#feeds.get(key) === joined) this.#feeds.delete(key)
-      },
-    }
+    return new FeedMembership(this.#feeds, feed, listener)
   }
 
   /** Subscribers of `name` in this process. */

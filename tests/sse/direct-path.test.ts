@@ -1,4 +1,5 @@
-import { request } from 'node:http'
+import { once } from 'node:events'
+import { type IncomingHttpHeaders, request } from 'node:http'
 import { describe, expect, inject, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
 import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from './buffer-helpers.js'
@@ -36,7 +37,7 @@ function stalledSubscriber(url: string): { drain(): Promise<string> } {
   }
 }
 
-/** The `n` of every complete event in an SSE text, with the id of the last one. */
+/** The number (or `n`) of every complete event in an SSE text, with the id of the last one. */
 function itemsIn(text: string): { numbers: number[]; lastId: string | undefined } {
   const numbers: number[] = []
   let lastId: string | undefined
@@ -44,7 +45,8 @@ function itemsIn(text: string): { numbers: number[]; lastId: string | undefined 
     const id = /^id: (.+)$/m.exec(block)?.[1]
     const data = /^data: (.+)$/m.exec(block)?.[1]
     if (id === undefined || data === undefined) continue
-    numbers.push((JSON.parse(data) as { n: number }).n)
+    const value = JSON.parse(data) as number | { n: number }
+    numbers.push(typeof value === 'number' ? value : value.n)
     lastId = id
   }
   return { numbers, lastId }
@@ -53,9 +55,9 @@ function itemsIn(text: string): { numbers: number[]; lastId: string | undefined 
 describe('SSE on the Node response (the production path)', async () => {
   // The default queue bound (1 MiB) holds a whole batch of 10 items.
   const { app } = await buildTestApp(redisUrl, { BODY_LIMIT_BYTES: String(4 * 1024 * 1024) })
-  const subscribers = async (name: string) =>
+  const subscribers = async (name: string, of = app) =>
     (
-      (await (await app.request(`/buffers/${name}`, { headers: tokenHeaders })).json()) as {
+      (await (await of.request(`/buffers/${name}`, { headers: tokenHeaders })).json()) as {
         subscribers: number
       }
     ).subscribers
@@ -93,6 +95,37 @@ describe('SSE on the Node response (the production path)', async () => {
     )
     expect([...numbers, ...rest]).toEqual(range(1, ITEMS))
     await Promise.all([fast.close(), resumed.close()])
+  })
+
+  it('sends a close-delimited body (no chunked framing) that starts with retry:, and ends it on close', async () => {
+    const { app: closing } = await buildTestApp(redisUrl, { SSE_RETRY_MS: '1500' })
+    const name = bufferName()
+    await appendNumbers(closing, name, [1])
+    const base = await servedUrl(closing)
+    const { headers, body } = await new Promise<{ headers: IncomingHttpHeaders; body: Promise<string> }>(
+      (resolve, reject) => {
+        const req = request(`${base}/buffers/${name}/events?from=earliest`, { headers: tokenHeaders })
+        req.on('error', reject)
+        req.on('response', (res) => {
+          res.setEncoding('utf8')
+          let text = ''
+          res.on('data', (chunk: string) => {
+            text += chunk
+          })
+          resolve({ headers: res.headers, body: once(res, 'end').then(() => text) })
+        })
+        req.end()
+      },
+    )
+    expect(headers['transfer-encoding']).toBeUndefined()
+    expect(headers['content-length']).toBeUndefined()
+    expect(headers.connection).toBe('close')
+    expect(headers['content-type']).toBe('text/event-stream')
+    await expect.poll(() => subscribers(name, closing)).toBe(1)
+    await closing.lifecycle.close()
+    const text = await body
+    expect(text.startsWith('retry: 1500\n\n')).toBe(true)
+    expect(itemsIn(text).numbers).toEqual([1])
   })
 
   it('forgets a subscriber whose connection closed', async () => {
