@@ -168,10 +168,11 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
       // Read before the stream opens, so Redis trouble is a 503 a client can see, not a broken stream.
       const store = storeOf(c)
       const first = await store.read(name, start, CATCH_UP_PAGE)
-      const { sink, response } = openEventStream(c)
+      const { sink, end, response } = openEventStream(c)
       let membership: Membership | null = null
       const outbox = new Outbox({
         sink,
+        end,
         heartbeats,
         maxEvents: sse.queueMaxEvents,
         maxBytes: sse.queueMaxBytes,

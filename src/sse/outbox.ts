@@ -4,11 +4,13 @@ import { type Heartbeats, type HeartbeatTarget, TICKS_PER_PERIOD } from './heart
 
 export interface OutboxOptions {
   /**
-   * Where frames go: on @hono/node-server the Node response itself (see `openEventStream`), so a frame
-   * costs one `write()` and the socket's own back-pressure (`write()` returning false, then 'drain')
-   * drives the queue below.
+   * Where frames go: on @hono/node-server the response's socket itself (see `openEventStream`), so a
+   * frame costs one `write()` and the socket's own back-pressure (`write()` returning false, then
+   * 'drain') drives the queue below.
    */
   sink: Writable
+  /** Ends the response cleanly after what was written (the response's `end()`, not the socket's). */
+  end: () => void
   /** Disconnect once more than this many frames wait (SSE_QUEUE_MAX_EVENTS). */
   maxEvents: number
   /** ... or more than this many bytes (SSE_QUEUE_MAX_BYTES). */
@@ -121,7 +123,7 @@ export class Outbox implements HeartbeatTarget {
     if (this.#outcome) return
     if (flushed) {
       this.#finish('ended')
-      this.#options.sink.end()
+      this.#options.end()
     } else {
       this.#abort('aborted')
     }

@@ -13,6 +13,8 @@ export const EVENT_STREAM_HEADERS = {
 export interface EventStream {
   /** Where the stream's bytes go. */
   sink: Writable
+  /** Ends the response cleanly after what was written. */
+  end(): void
   /** What the handler returns. */
   response: Response
 }
@@ -31,7 +33,7 @@ export function openEventStream(c: Context): EventStream {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
   if (!outgoing) {
     const { sink, body } = webSink()
-    return { sink, response: c.newResponse(body, 200, EVENT_STREAM_HEADERS) }
+    return { sink, end: () => sink.end(), response: c.newResponse(body, 200, EVENT_STREAM_HEADERS) }
   }
   // Not `c.res`: once that exists, Hono re-wraps the returned response into one the adapter would
   // write out again, ignoring RESPONSE_ALREADY_SENT's marker.
@@ -48,7 +50,15 @@ export function openEventStream(c: Context): EventStream {
   head.connection = 'close'
   outgoing.removeHeader('Transfer-Encoding')
   outgoing.writeHead(200, head)
-  return { sink: outgoing, response: RESPONSE_ALREADY_SENT }
+  const end = () => outgoing.end()
+  // A response queued behind another one on a pipelined connection has no socket yet: it buffers
+  // what is written through it until its turn comes.
+  const socket = outgoing.socket
+  if (!socket) return { sink: outgoing, end, response: RESPONSE_ALREADY_SENT }
+  // Without chunked framing the body is the socket's bytes after the head, so frames go to the socket
+  // itself: one write() each, sent at once, without the response's per-write cork and next-tick uncork.
+  outgoing.flushHeaders()
+  return { sink: socket, end, response: RESPONSE_ALREADY_SENT }
 }
 
 /**
