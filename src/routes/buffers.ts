@@ -201,7 +201,7 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
  * with its Last-Event-ID, to a replica that is still serving.
  */
 function goElsewhere(c: Context, retryMs: number): Response {
-  return c.body(retryFrame(retryMs), 200, { ...EVENT_STREAM_HEADERS, Connection: 'close' })
+  return c.body(retryFrame(retryMs).toString(), 200, { ...EVENT_STREAM_HEADERS, Connection: 'close' })
 }
 
 /** The cursor before the first page: the resume id, or the newest id for live only. */

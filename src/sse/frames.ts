@@ -4,18 +4,17 @@ import type { Reset } from '../buffers/store.js'
 /**
  * SSE wire frames, encoded once: the live reader encodes an item once and every subscriber's queue
  * holds the same bytes. Ids, event names (validated) and JSON text never contain line breaks.
+ * Buffers, not plain Uint8Arrays: a socket's write() would wrap a Uint8Array in a new Buffer on every
+ * write, once per subscriber per item.
  */
-const encoder = new TextEncoder()
-
-export const itemFrame = ({ id, event, data }: BufferItem): Uint8Array =>
-  encoder.encode(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
+export const itemFrame = ({ id, event, data }: BufferItem): Buffer =>
+  Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
 
 /** No `id:`: the client's last event id stays the last item it really received. */
-export const resetFrame = ({ reason, oldestId }: Reset): Uint8Array =>
-  encoder.encode(`event: reset\ndata: ${JSON.stringify({ reason, oldestId })}\n\n`)
+export const resetFrame = ({ reason, oldestId }: Reset): Buffer =>
+  Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason, oldestId })}\n\n`)
 
 /** The first block of every stream: how long EventSource waits before reconnecting. */
-export const retryFrame = (retryMs: number): Uint8Array<ArrayBuffer> =>
-  encoder.encode(`retry: ${retryMs}\n\n`)
+export const retryFrame = (retryMs: number): Buffer => Buffer.from(`retry: ${retryMs}\n\n`)
 
-export const HEARTBEAT_FRAME: Uint8Array = encoder.encode(': heartbeat\n\n')
+export const HEARTBEAT_FRAME: Buffer = Buffer.from(': heartbeat\n\n')
