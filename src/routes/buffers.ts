@@ -50,20 +50,32 @@ const END_GRACE_MS = 2000
 const event = z.string().regex(EVENT_NAME, { error: 'must match ^[A-Za-z0-9._:-]{1,64}$' })
 
 /** One item `{event?, data}` or a batch `{items: [...]}`; `data` is any JSON, null included. */
-const itemSchema = z.strictObject({ event: event.optional(), data: z.unknown() }).check((ctx) => {
+// `data` is optional to zod only so that the check below can say "is required" (zod 4 says "expected nonoptional").
+const itemSchema = z.strictObject({ event: event.optional(), data: z.unknown().optional() }).check((ctx) => {
   if (ctx.value.data === undefined) {
     ctx.issues.push({ code: 'custom', path: ['data'], message: 'is required', input: ctx.value })
   }
 })
-const appendBody = z.union([
-  z.strictObject({
-    items: z
-      .array(itemSchema)
-      .min(1, { error: 'must hold at least one item' })
-      .max(BATCH_MAX_ITEMS, { error: `must hold at most ${BATCH_MAX_ITEMS} items` }),
-  }),
-  itemSchema,
-])
+const batchSchema = z.strictObject({
+  items: z
+    .array(itemSchema)
+    .min(1, { error: 'must hold at least one item' })
+    .max(BATCH_MAX_ITEMS, { error: `must hold at most ${BATCH_MAX_ITEMS} items` }),
+})
+/**
+ * A batch when the body has `items`, one item otherwise. Chosen up front rather than with z.union,
+ * whose only complaint when neither fits is "Invalid input": this way the error names the field.
+ */
+const appendBody = z
+  .unknown()
+  .transform((body, ctx): z.output<typeof batchSchema> | z.output<typeof itemSchema> => {
+    const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'items' in body
+    const parsed = (isBatch ? batchSchema : itemSchema).safeParse(body)
+    if (parsed.success) return parsed.data
+    for (const { path, message } of parsed.error.issues)
+      ctx.addIssue({ code: 'custom', path, message, input: body })
+    return z.NEVER
+  })
 
 type Variables = RedisVariables & SessionVariables
 

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest'
-import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from '../sse/buffer-helpers.js'
-import type { SseBlock } from '../sse/sse-client.js'
+import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from '../support/buffers.js'
+import type { SseBlock } from '../support/sse-client.js'
 import { buildTestApp } from '../support/app.js'
 
 const redisUrl = inject('redisUrl')

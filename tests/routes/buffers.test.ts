@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest'
 import { keys } from '../../src/redis/keys.js'
-import { appendNumbers, bufferName, range, tokenHeaders } from '../sse/buffer-helpers.js'
 import { buildTestApp } from '../support/app.js'
+import { appendNumbers, bufferName, range, tokenHeaders } from '../support/buffers.js'
 
 const redisUrl = inject('redisUrl')
 const json = { 'Content-Type': 'application/json' }
@@ -148,19 +148,23 @@ describe('buffers', async () => {
     })
 
     it.each([
-      ['no data', { event: 'x' }],
-      ['unknown field', { data: 1, extra: true }],
-      ['bad event', { event: 'has space', data: 1 }],
-      ['event too long', { event: 'e'.repeat(65), data: 1 }],
-      ['empty batch', { items: [] }],
-      ['batch with a bad item', { items: [{ data: 1 }, { nodata: 1 }] }],
-      ['batch mixed with an item', { items: [{ data: 1 }], data: 2 }],
-      ['not an object', [1, 2]],
-    ])('rejects %s with 400 and stores nothing', async (_, body) => {
+      ['no data', { event: 'x' }, /^data: is required/],
+      ['an empty body', {}, /^data: is required/],
+      ['unknown field', { data: 1, extra: true }, /extra/],
+      ['bad event', { event: 'has space', data: 1 }, /^event: must match/],
+      ['event too long', { event: 'e'.repeat(65), data: 1 }, /^event: must match/],
+      ['empty batch', { items: [] }, /^items: must hold at least one item/],
+      ['items that are not a list', { items: 'x' }, /^items: /],
+      ['batch with a bad item', { items: [{ data: 1 }, { nodata: 1 }] }, /^items\.1/],
+      ['batch mixed with an item', { items: [{ data: 1 }], data: 2 }, /data/],
+      ['not an object', [1, 2], /./],
+    ])('rejects %s with 400 naming the field, and stores nothing', async (_, body, message) => {
       const name = bufferName()
       const res = await post(name, body)
       expect(res.status).toBe(400)
-      expect(await res.json()).toMatchObject({ error: { code: 'invalid_body' } })
+      expect(await res.json()).toMatchObject({
+        error: { code: 'invalid_body', message: expect.stringMatching(message) },
+      })
       expect(await client.exists(keys.bufferItems(name))).toBe(0)
     })
 

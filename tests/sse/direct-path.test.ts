@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { type IncomingHttpHeaders, request } from 'node:http'
 import { describe, expect, inject, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from './buffer-helpers.js'
+import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from '../support/buffers.js'
 
 const redisUrl = inject('redisUrl')
 

@@ -3,7 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { ServiceApp } from '../../src/app.js'
-import { TEST_API_TOKEN } from '../support/env.js'
+import { TEST_API_TOKEN } from './env.js'
 import { SseStream } from './sse-client.js'
 
 /** A buffer name no other test (file) uses. */
