@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest'
+import { buildTestApp } from '../support/app.js'
 import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from '../support/buffers.js'
 import type { SseBlock } from '../support/sse-client.js'
-import { buildTestApp } from '../support/app.js'
 
 const redisUrl = inject('redisUrl')
 const datas = (events: SseBlock[]) => events.map((event) => JSON.parse(event.data as string) as unknown)

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { TestRedisServer } from '../support/redis-server.js'
 import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from '../support/buffers.js'
+import { TestRedisServer } from '../support/redis-server.js'
 import type { SseStream } from '../support/sse-client.js'
 
 // A Redis of our own, so CLIENT LIST shows only this file's connections.

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { TestRedisServer } from '../support/redis-server.js'
 import { appendNumbers, bufferName, openEvents, range } from '../support/buffers.js'
+import { TestRedisServer } from '../support/redis-server.js'
 
 // Our own Redis, persisted to an append-only file in a directory of its own, so a restart is an
 // outage, not data loss.
