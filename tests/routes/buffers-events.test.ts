@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from '../support/buffers.js'
+import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from '../support/buffers.js'
 import type { SseBlock } from '../support/sse-client.js'
 
 const redisUrl = inject('redisUrl')
@@ -20,6 +20,19 @@ describe('GET /buffers/:name/events', async () => {
     const heartbeat = await stream.nextBlock(1000)
     expect(heartbeat?.comments).toEqual(['heartbeat'])
     await stream.close()
+  })
+
+  it('lets a browser in with its session cookie, and re-sends the cookie with a fresh Max-Age', async () => {
+    const created = await app.request('/sessions', { method: 'POST' })
+    const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
+    const url = `${await servedUrl(app)}/buffers/${bufferName()}/events`
+    const withCookie = await fetch(url, { headers: { Cookie: cookie } })
+    expect(withCookie.status).toBe(200)
+    expect(withCookie.headers.get('set-cookie')).toMatch(new RegExp(`^${cookie}; Max-Age=86400;`))
+    await withCookie.body?.cancel()
+    const without = await fetch(url)
+    expect(without.status).toBe(401)
+    expect(await without.json()).toMatchObject({ error: { code: 'unauthorized' } })
   })
 
   it('follows live: items appended after connecting, with id, event and data', async () => {
