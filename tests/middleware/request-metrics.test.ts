@@ -28,3 +28,21 @@ describe('requestMetrics', () => {
     expect(await b.registry.metrics()).not.toContain('route="/x"')
   })
 })
+
+describe('createMetrics', () => {
+  it('renders a Prometheus histogram: cumulative buckets with le, +Inf equal to the count, sum', async () => {
+    const metrics = createMetrics()
+    for (const seconds of [0.0005, 0.002, 0.002, 0.3, 42]) metrics.observeRequest('GET', '/x', 200, seconds)
+    const text = await metrics.registry.metrics()
+    const series = '{method="GET",route="/x",status="200"'
+    expect(text).toContain('# TYPE http_request_duration_seconds histogram')
+    expect(text).toContain(`http_request_duration_seconds_bucket${series},le="0.001"} 1`)
+    expect(text).toContain(`http_request_duration_seconds_bucket${series},le="0.0025"} 3`)
+    expect(text).toContain(`http_request_duration_seconds_bucket${series},le="0.25"} 3`)
+    expect(text).toContain(`http_request_duration_seconds_bucket${series},le="0.5"} 4`)
+    expect(text).toContain(`http_request_duration_seconds_bucket${series},le="10"} 4`)
+    expect(text).toContain(`http_request_duration_seconds_bucket${series},le="+Inf"} 5`)
+    expect(text).toContain(`http_request_duration_seconds_count${series}} 5`)
+    expect(text).toMatch(/http_request_duration_seconds_sum\{method="GET",route="\/x",status="200"\} 42\.30/)
+  })
+})
