@@ -44,6 +44,10 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
   let connectionId: number | undefined
   let reading = false
 
+  // The first connection attempt of a fresh connection: reads wait for it (within the command
+  // timeout) rather than fail, so opening the reader never shows as a failure in readiness.
+  let opening: Promise<unknown> | undefined
+
   const open = (): NodeRedisClient => {
     const opened = commands.duplicate()
     // Failures surface through read(); node-redis reconnects on its own (capped backoff).
@@ -51,7 +55,7 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
     opened.on('ready', () => {
       connectionId = undefined
     })
-    opened.connect().catch(() => {})
+    opening = opened.connect().catch(() => {})
     connection = opened
     return opened
   }
@@ -73,6 +77,11 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
     },
     async read(streams, { blockMs, count }) {
       const client = connection ?? open()
+      if (!client.isReady && opening) {
+        const first = opening
+        opening = undefined
+        await callWithin(() => first, commandTimeoutMs).catch(() => {})
+      }
       if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
       const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
       for (const { key } of streams) command.push(key)

@@ -18,7 +18,7 @@ import { jsonBody } from '../middleware/json-body.js'
 import type { RedisVariables } from '../middleware/redis.js'
 import type { SessionVariables } from '../middleware/session.js'
 import { CATCH_UP_PAGE, Follower } from '../sse/follower.js'
-import { retryFrame } from '../sse/frames.js'
+import { openingFrame, retryFrame } from '../sse/frames.js'
 import { Heartbeats } from '../sse/heartbeats.js'
 import type { LiveHub, Membership } from '../sse/hub.js'
 import { Outbox } from '../sse/outbox.js'
@@ -176,6 +176,8 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
     .get('/buffers/:name/events', reader, validName, async (c) => {
       const name = c.req.param('name')
       const start = streamStart(c)
+      // Hono runs GET handlers for HEAD: answer with the stream's head alone, never open one.
+      if (c.req.method === 'HEAD') return c.body(null, 200, EVENT_STREAM_HEADERS)
       if (hub.closed) return goElsewhere(c, sse.retryMs)
       // Read before the stream opens, so Redis trouble is a 503 a client can see, not a broken stream.
       const store = storeOf(c)
@@ -193,10 +195,11 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
           if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
         },
       })
-      outbox.push(retryFrame(sse.retryMs))
+      const cursor = startCursor(start, first)
+      outbox.push(openingFrame(sse.retryMs, cursor))
       const follower = new Follower(
         { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: sse.queueMaxEvents },
-        startCursor(start, first),
+        cursor,
       )
       follower.sendPage(first)
       membership = hub.join(name, first.newestId ?? BEFORE_ALL, follower)

@@ -14,7 +14,16 @@ export const itemFrame = ({ id, event, data }: BufferItem): Buffer =>
 export const resetFrame = ({ reason, oldestId }: Reset): Buffer =>
   Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason, oldestId })}\n\n`)
 
-/** The first block of every stream: how long EventSource waits before reconnecting. */
+/** How long EventSource waits before reconnecting. */
 export const retryFrame = (retryMs: number): Buffer => Buffer.from(`retry: ${retryMs}\n\n`)
+
+/**
+ * The first block of every stream: the reconnect delay, and the stream's starting position as its
+ * `id:`. A block without data dispatches no event but still sets EventSource's last event id, so a
+ * client that drops before its first item (a quiet buffer during a rolling restart) reconnects from
+ * where it started, not from "now": nothing appended meanwhile is skipped.
+ */
+export const openingFrame = (retryMs: number, cursor: string): Buffer =>
+  Buffer.from(`retry: ${retryMs}\nid: ${cursor}\n\n`)
 
 export const HEARTBEAT_FRAME: Buffer = Buffer.from(': heartbeat\n\n')

@@ -95,8 +95,10 @@ export class Outbox implements HeartbeatTarget {
     return new Promise((resolve) => this.#drainWaiters.push({ empty, resolve }))
   }
 
+  // `empty` also waits for the sink to take what it was already given: ending a response whose bytes
+  // still sit in a blocked socket would report a flush that has not happened.
   #isDrained(empty: boolean): boolean {
-    return empty ? this.#queue.length === 0 : !this.#blocked
+    return empty ? this.#queue.length === 0 && !this.#blocked : !this.#blocked
   }
 
   /** Disconnects the client as too slow, as an overflowing push does. */

@@ -48,6 +48,8 @@ export function openEventStream(c: Context): EventStream {
   // CPU per subscriber per item, for the server and for every client parsing it. An event stream
   // ends only when its connection should close anyway (shutdown, a slow client, the client leaving).
   head.connection = 'close'
+  // Without a Transfer-Encoding header Node would choose chunked; with `Connection: close` and no
+  // length, removing it is what makes the body close-delimited.
   outgoing.removeHeader('Transfer-Encoding')
   outgoing.writeHead(200, head)
   const end = () => outgoing.end()

@@ -62,13 +62,13 @@ describe('the page, in Chromium', () => {
 
     const page = await context.newPage()
     await page.goto(`${base}/`)
-    await expect.poll(() => page.textContent('#ready')).toBe('pass')
+    await expect.poll(() => page.textContent('#ready'), { timeout: 10_000 }).toBe('pass')
     await page.click('#login')
-    await expect.poll(() => page.textContent('#session')).toMatch(/^active until/)
+    await expect.poll(() => page.textContent('#session'), { timeout: 10_000 }).toMatch(/^active until/)
     const name = bufferName('browser')
     await page.fill('#buffer', name)
     await page.click('#follow button[type=submit]')
-    await expect.poll(() => page.textContent('#state')).toBe('open')
+    await expect.poll(() => page.textContent('#state'), { timeout: 10_000 }).toBe('open')
 
     // Appends run on their own, retrying whatever the service's state; only acknowledged ids count.
     const acknowledged: string[] = []

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { describe, expect, inject, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
 import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from '../support/buffers.js'
@@ -16,7 +17,7 @@ describe('GET /buffers/:name/events', async () => {
     expect(stream.response.headers.get('cache-control')).toBe('no-cache')
     expect(stream.response.headers.get('x-accel-buffering')).toBe('no')
     const first = await stream.nextBlock(1000)
-    expect(first).toEqual({ retry: '1500', comments: [] })
+    expect(first).toEqual({ retry: '1500', id: '0-0', comments: [] })
     const heartbeat = await stream.nextBlock(1000)
     expect(heartbeat?.comments).toEqual(['heartbeat'])
     await stream.close()
@@ -33,6 +34,51 @@ describe('GET /buffers/:name/events', async () => {
     const without = await fetch(url)
     expect(without.status).toBe(401)
     expect(await without.json()).toMatchObject({ error: { code: 'unauthorized' } })
+  })
+
+  it('gives a live-only client its starting id up front: dropped before any item, it misses nothing', async () => {
+    const name = bufferName()
+    await appendNumbers(app, name, [0])
+    const quiet = await openEvents(app, name)
+    await quiet.nextBlock(1000)
+    const resumeFrom = quiet.lastEventId
+    await quiet.close()
+    await appendNumbers(app, name, [1, 2, 3])
+    // What EventSource sends when it reconnects: the last id it saw, here the opening block's.
+    const resumed = await openEvents(app, name, { headers: { 'Last-Event-ID': resumeFrom } })
+    expect(datas(await resumed.events(3))).toEqual([1, 2, 3])
+    await resumed.close()
+  })
+
+  it('answers HEAD with the stream headers and no body, without opening a stream', async () => {
+    const { port } = new URL(await servedUrl(app))
+    const socket = connect(Number(port), '127.0.0.1')
+    let raw = ''
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      raw += chunk
+    })
+    socket.write(
+      `HEAD /buffers/${bufferName()}/events HTTP/1.1\r\nHost: x\r\nAuthorization: ${tokenHeaders.Authorization}\r\n\r\n`,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    socket.destroy()
+    expect(raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    expect(raw).toMatch(/content-type: text\/event-stream/i)
+    // Nothing after the head: no retry: block, no second head.
+    expect(raw.endsWith('\r\n\r\n')).toBe(true)
+    expect(raw.match(/HTTP\/1\.1/g)).toHaveLength(1)
+  })
+
+  it("keeps readiness passing while a replica's first subscriber opens the live reader", async () => {
+    const { app: fresh } = await buildTestApp(redisUrl)
+    const stream = await openEvents(fresh, bufferName())
+    const statuses: number[] = []
+    for (let probe = 0; probe < 10; probe++) {
+      statuses.push((await fresh.request('/readyz')).status)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+    }
+    expect(statuses).toEqual(Array(10).fill(200))
+    await stream.close()
   })
 
   it('follows live: items appended after connecting, with id, event and data', async () => {

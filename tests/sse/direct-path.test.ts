@@ -44,10 +44,11 @@ function itemsIn(text: string): { numbers: number[]; lastId: string | undefined 
   for (const block of text.split('\n\n').slice(0, -1)) {
     const id = /^id: (.+)$/m.exec(block)?.[1]
     const data = /^data: (.+)$/m.exec(block)?.[1]
+    // As EventSource: every id: counts for Last-Event-ID, the opening block's included.
+    if (id !== undefined) lastId = id
     if (id === undefined || data === undefined) continue
     const value = JSON.parse(data) as number | { n: number }
     numbers.push(typeof value === 'number' ? value : value.n)
-    lastId = id
   }
   return { numbers, lastId }
 }
@@ -64,7 +65,7 @@ describe('SSE on the Node response (the production path)', async () => {
 
   it('disconnects a client whose socket stopped taking writes once its queue overflows; it resumes exactly', async () => {
     const name = bufferName()
-    const start = (await appendNumbers(app, name, [0]))[0] as string
+    await appendNumbers(app, name, [0])
     const base = await servedUrl(app)
     const slow = stalledSubscriber(`${base}/buffers/${name}/events`)
     const fast = await openEvents(app, name)
@@ -89,7 +90,8 @@ describe('SSE on the Node response (the production path)', async () => {
 
     const { numbers, lastId } = itemsIn(await slow.drain())
     expect(numbers.length).toBeLessThan(ITEMS)
-    const resumed = await openEvents(app, name, { headers: { 'Last-Event-ID': lastId ?? start } })
+    expect(lastId, 'the opening block gave it an id, even with no item').toBeDefined()
+    const resumed = await openEvents(app, name, { headers: { 'Last-Event-ID': lastId as string } })
     const rest = (await resumed.events(ITEMS - numbers.length, 10_000)).map(
       (event) => (JSON.parse(event.data as string) as { n: number }).n,
     )
@@ -124,7 +126,7 @@ describe('SSE on the Node response (the production path)', async () => {
     await expect.poll(() => subscribers(name, closing)).toBe(1)
     await closing.lifecycle.close()
     const text = await body
-    expect(text.startsWith('retry: 1500\n\n')).toBe(true)
+    expect(text.startsWith('retry: 1500\nid: 0-0\n\n')).toBe(true)
     expect(itemsIn(text).numbers).toEqual([1])
   })
 

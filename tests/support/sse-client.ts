@@ -13,6 +13,7 @@ export class SseStream {
   readonly #decoder = new TextDecoder()
   #buffered = ''
   #ended = false
+  #lastEventId = ''
   // A read that outlived a timeout is kept for the next call, so no chunk is ever dropped.
   #pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> | undefined
 
@@ -25,6 +26,11 @@ export class SseStream {
     return this.#ended
   }
 
+  /** What EventSource would send as Last-Event-ID on reconnecting: every `id:` field counts. */
+  get lastEventId(): string {
+    return this.#lastEventId
+  }
+
   /** The next block, or null when the stream ended; rejects after `timeoutMs`. */
   async nextBlock(timeoutMs = 5000): Promise<SseBlock | null> {
     const deadline = Date.now() + timeoutMs
@@ -33,7 +39,9 @@ export class SseStream {
       if (end >= 0) {
         const raw = this.#buffered.slice(0, end)
         this.#buffered = this.#buffered.slice(end + 2)
-        return parseBlock(raw)
+        const block = parseBlock(raw)
+        if (block.id !== undefined) this.#lastEventId = block.id
+        return block
       }
       if (this.#ended) return null
       const remaining = deadline - Date.now()
@@ -66,13 +74,14 @@ export class SseStream {
     return events
   }
 
-  /** Resolves true if no event arrives within `ms` (heartbeats allowed). */
+  /** Resolves true if no event arrives within `ms` (heartbeats allowed); throws if the stream ends. */
   async quietFor(ms: number): Promise<boolean> {
     try {
       await this.events(1, ms)
       return false
-    } catch {
-      return true
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('no SSE block within')) return true
+      throw error
     }
   }
 
