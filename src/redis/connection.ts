@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from 'redis'
+import { backoffDelay } from '../backoff.js'
 import { describeRedisUrl } from '../env.js'
 import { isTransientReply } from './facade.js'
 
@@ -18,10 +19,6 @@ export interface ConnectionOptions {
   onError: (error: Error) => void
 }
 
-/** Reconnect delays: 50 ms, 100 ms, 200 ms ... capped at 1 s, so recovery after an outage takes ~1 s. */
-export const RECONNECT_BACKOFF_CAP_MS = 1000
-const reconnectDelay = (retries: number) => Math.min(50 * 2 ** retries, RECONNECT_BACKOFF_CAP_MS)
-
 export function createNodeRedisClient({ url, commandTimeoutMs, onError }: ConnectionOptions) {
   const client = createClient({
     url,
@@ -33,7 +30,7 @@ export function createNodeRedisClient({ url, commandTimeoutMs, onError }: Connec
     commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: Math.max(commandTimeoutMs, 1000),
-      reconnectStrategy: reconnectDelay,
+      reconnectStrategy: backoffDelay,
     },
   })
   client.on('error', onError)

@@ -30,7 +30,10 @@ export interface StreamReader {
     streams: readonly StreamCursor[],
     options: { blockMs: number; count: number },
   ): Promise<StreamReadReply | null>
-  /** Ends a read in flight at once (CLIENT UNBLOCK from the command connection), e.g. to add a stream. */
+  /**
+   * Ends a read in flight at once (CLIENT UNBLOCK from the command connection), e.g. to add a stream;
+   * a read not yet blocking returns null instead of blocking on streams that are out of date.
+   */
   wake(): void
   /** Whether the dedicated connection is up right now. */
   readonly ready: boolean
@@ -42,7 +45,10 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
   let connection: NodeRedisClient | undefined
   // CLIENT ID of the current socket, for CLIENT UNBLOCK; a reconnect gets a new one.
   let connectionId: number | undefined
-  let reading = false
+  // A read() is under way; its XREAD has been sent; a wake() came before it was.
+  let inRead = false
+  let blocking = false
+  let wakeRequested = false
 
   // The first connection attempt of a fresh connection: reads wait for it (within the command
   // timeout) rather than fail, so opening the reader never shows as a failure in readiness.
@@ -76,19 +82,23 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
       return connection?.isReady ?? false
     },
     async read(streams, { blockMs, count }) {
+      inRead = true
+      wakeRequested = false
       const client = connection ?? open()
-      if (!client.isReady && opening) {
-        const first = opening
-        opening = undefined
-        await callWithin(() => first, commandTimeoutMs).catch(() => {})
-      }
-      if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
-      const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
-      for (const { key } of streams) command.push(key)
-      for (const { id } of streams) command.push(id)
       try {
+        if (!client.isReady && opening) {
+          const first = opening
+          opening = undefined
+          await callWithin(() => first, commandTimeoutMs).catch(() => {})
+        }
+        if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
         connectionId ??= await callWithin(() => client.clientId(), commandTimeoutMs)
-        reading = true
+        // Woken while getting here: the caller's set of streams changed, so it should ask again.
+        if (wakeRequested) return null
+        const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
+        for (const { key } of streams) command.push(key)
+        for (const { id } of streams) command.push(id)
+        blocking = true
         return (await callWithin(
           () => client.sendCommand(command),
           blockMs + commandTimeoutMs,
@@ -97,11 +107,16 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
         if (error instanceof RedisUnavailableError && client.isReady) drop()
         throw error
       } finally {
-        reading = false
+        inRead = false
+        blocking = false
       }
     },
     wake() {
-      if (!reading || connectionId === undefined) return
+      if (!inRead) return
+      if (!blocking || connectionId === undefined) {
+        wakeRequested = true
+        return
+      }
       // Best effort: where CLIENT UNBLOCK is not allowed, the block still ends within blockMs.
       commands.clientUnblock(connectionId).catch(() => {})
     },

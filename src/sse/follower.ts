@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay } from '../backoff.js'
 import { BEFORE_ALL, compareItemIds } from '../buffers/ids.js'
 import type { BufferStore, Page } from '../buffers/store.js'
 import { RedisUnavailableError } from '../errors.js'
@@ -23,8 +24,6 @@ export interface FollowerOptions {
    */
   maxBehind: number
 }
-
-const RETRY_CAP_MS = 1000
 
 /**
  * One SSE subscriber's position in a buffer, and the rule that makes delivery exact: every item after
@@ -144,7 +143,7 @@ export class Follower implements FeedListener {
         return await store.read(name, { after: this.#cursor }, CATCH_UP_PAGE)
       } catch (error) {
         if (!(error instanceof RedisUnavailableError)) throw error
-        await sleep(Math.min(50 * 2 ** attempt, RETRY_CAP_MS))
+        await sleep(backoffDelay(attempt))
       }
     }
     return null

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay } from '../backoff.js'
 import { compareItemIds } from '../buffers/ids.js'
 import { toBufferItem } from '../buffers/items.js'
 import type { Logger } from '../logger.js'
@@ -66,8 +67,6 @@ class FeedMembership implements Membership {
     if (feed.listeners.size === 0 && feeds.get(feed.key) === feed) feeds.delete(feed.key)
   }
 }
-
-const RETRY_CAP_MS = 1000
 
 /**
  * Live delivery for one app: a single blocking reader (XREAD BLOCK on a dedicated connection) over
@@ -184,7 +183,7 @@ export class LiveHub {
         failures++
         this.#failure = `live reader failing: ${error instanceof Error ? error.message : String(error)}`
         if (failures === 1) this.#logger.warn({ err: this.#failure }, 'live reader: read failed; retrying')
-        await sleep(Math.min(50 * 2 ** failures, RETRY_CAP_MS))
+        await sleep(backoffDelay(failures))
       } finally {
         this.#readingKeys = undefined
         this.#readStartedAt = undefined
