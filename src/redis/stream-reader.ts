@@ -35,7 +35,7 @@ export interface StreamReader {
    * a read not yet blocking returns null instead of blocking on streams that are out of date.
    */
   wake(): void
-  /** Whether the dedicated connection is up right now. */
+  /** Whether the dedicated connection is up right now (or still within its first attempt). */
   readonly ready: boolean
   /** Drops the connection at once; a read in flight rejects. `close()` would wait for the block to end. */
   destroy(): void
@@ -50,9 +50,11 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
   let blocking = false
   let wakeRequested = false
 
-  // The first connection attempt of a fresh connection: reads wait for it (within the command
-  // timeout) rather than fail, so opening the reader never shows as a failure in readiness.
+  // A fresh connection's first attempt: for up to the command timeout, reads wait for it and it
+  // counts as ready, so opening the reader (first subscriber, or after dropping a hung connection)
+  // never shows as a failure in readiness; past that, it is a failure like any other.
   let opening: Promise<unknown> | undefined
+  let openingUntil = 0
 
   const open = (): NodeRedisClient => {
     const opened = commands.duplicate()
@@ -62,6 +64,7 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
       connectionId = undefined
     })
     opening = opened.connect().catch(() => {})
+    openingUntil = performance.now() + commandTimeoutMs
     connection = opened
     return opened
   }
@@ -79,7 +82,8 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
 
   return {
     get ready() {
-      return connection?.isReady ?? false
+      if (!connection) return false
+      return connection.isReady || (opening !== undefined && performance.now() < openingUntil)
     },
     async read(streams, { blockMs, count }) {
       inRead = true
@@ -88,8 +92,8 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
       try {
         if (!client.isReady && opening) {
           const first = opening
-          opening = undefined
           await callWithin(() => first, commandTimeoutMs).catch(() => {})
+          opening = undefined
         }
         if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
         connectionId ??= await callWithin(() => client.clientId(), commandTimeoutMs)
