@@ -1,11 +1,18 @@
 import { connect } from 'node:net'
 import { describe, expect, inject, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from '../support/buffers.js'
+import {
+  appendNumbers,
+  bufferName,
+  datas,
+  openEvents,
+  range,
+  servedUrl,
+  tokenHeaders,
+} from '../support/buffers.js'
 import type { SseBlock } from '../support/sse-client.js'
 
 const redisUrl = inject('redisUrl')
-const datas = (events: SseBlock[]) => events.map((event) => JSON.parse(event.data as string) as unknown)
 
 describe('GET /buffers/:name/events', async () => {
   const { app } = await buildTestApp(redisUrl, { SSE_HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })

@@ -2,7 +2,15 @@ import { once } from 'node:events'
 import { type IncomingHttpHeaders, request } from 'node:http'
 import { describe, expect, inject, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, openEvents, range, servedUrl, tokenHeaders } from '../support/buffers.js'
+import {
+  appendNumbers,
+  bufferName,
+  openEvents,
+  range,
+  servedUrl,
+  subscriberCount,
+  tokenHeaders,
+} from '../support/buffers.js'
 
 const redisUrl = inject('redisUrl')
 
@@ -56,12 +64,7 @@ function itemsIn(text: string): { numbers: number[]; lastId: string | undefined 
 describe('SSE on the Node response (the production path)', async () => {
   // The default queue bound (1 MiB) holds a whole batch of 10 items.
   const { app } = await buildTestApp(redisUrl, { BODY_LIMIT_BYTES: String(4 * 1024 * 1024) })
-  const subscribers = async (name: string, of = app) =>
-    (
-      (await (await of.request(`/buffers/${name}`, { headers: tokenHeaders })).json()) as {
-        subscribers: number
-      }
-    ).subscribers
+  const subscribers = (name: string, of = app) => subscriberCount(of, name)
 
   it('disconnects a client whose socket stopped taking writes once its queue overflows; it resumes exactly', async () => {
     const name = bufferName()

@@ -1,6 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, openEvents, range, tokenHeaders } from '../support/buffers.js'
+import {
+  appendNumbers,
+  bufferName,
+  datas,
+  openEvents,
+  range,
+  subscriberCount,
+  tokenHeaders,
+} from '../support/buffers.js'
 import { TestRedisServer } from '../support/redis-server.js'
 import type { SseStream } from '../support/sse-client.js'
 
@@ -8,9 +16,6 @@ import type { SseStream } from '../support/sse-client.js'
 const server = await TestRedisServer.start()
 afterAll(() => server.stop())
 const redisUrl = await server.url()
-
-const datas = (events: { data?: string }[]) =>
-  events.map((event) => JSON.parse(event.data as string) as number)
 
 describe('live fan-out', async () => {
   const { app, client } = await buildTestApp(redisUrl, { SSE_QUEUE_MAX_EVENTS: '20' })
@@ -59,13 +64,7 @@ describe('live fan-out', async () => {
         fastReceived.push(...datas(await fast.events(10)))
       }
       expect(fastReceived).toEqual(range(1, 100))
-      const info = async () =>
-        (
-          (await (await app.request(`/buffers/${name}`, { headers: tokenHeaders })).json()) as {
-            subscribers: number
-          }
-        ).subscribers
-      await expect.poll(info).toBe(1)
+      await expect.poll(() => subscriberCount(app, name)).toBe(1)
 
       // What the slow one did receive ends early; resuming from its last id gets the rest exactly once.
       const received: { id?: string; data?: string }[] = []

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, openEvents, range } from '../support/buffers.js'
+import { appendNumbers, bufferName, datas, openEvents, range } from '../support/buffers.js'
 import { TestRedisServer } from '../support/redis-server.js'
 
 // Our own Redis, persisted to an append-only file in a directory of its own, so a restart is an
@@ -23,9 +23,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 const redisUrl = await server.url()
-
-const datas = (events: { data?: string }[]) =>
-  events.map((event) => JSON.parse(event.data as string) as number)
 
 interface Health {
   status: string

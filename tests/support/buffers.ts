@@ -24,6 +24,16 @@ export async function appendNumbers(app: ServiceApp, name: string, numbers: numb
 
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
+/** The parsed `data` of each event (the numbers appendNumbers appended). */
+export const datas = (events: { data?: string }[]) =>
+  events.map((event) => JSON.parse(event.data as string) as number)
+
+/** GET /buffers/:name's `subscribers`: SSE clients of `name` on this app. */
+export async function subscriberCount(app: ServiceApp, name: string): Promise<number> {
+  const res = await app.request(`/buffers/${name}`, { headers: tokenHeaders })
+  return ((await res.json()) as { subscribers: number }).subscribers
+}
+
 const served = new WeakMap<ServiceApp, Promise<string>>()
 
 /**
