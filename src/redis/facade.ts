@@ -19,10 +19,7 @@ export interface Redis {
   ping(): Promise<string>
   get<T = unknown>(key: string): Promise<T | null>
   set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
-  /** GET and reset the expiry in one round trip (Redis >= 6.2). */
-  getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
   del(...keys: string[]): Promise<number>
-  ttl(key: string): Promise<number>
   /** A Lua script run by SHA, loaded on first use (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
   createScript<TResult = unknown>(source: string): Script<TResult>
   /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
@@ -114,10 +111,7 @@ export function createRedisFacade(client: NodeRedisClient, { commandTimeoutMs }:
       )
       return reply === null ? null : 'OK'
     },
-    getex: async <T>(key: string, opts: { ex: number }) =>
-      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: opts.ex }))),
     del: (...keys) => call(() => client.del(keys)),
-    ttl: (key) => call(() => client.ttl(key)),
     createScript: <TResult>(source: string): Script<TResult> => {
       const known = scripts.get(source)
       if (known) return known as Script<TResult>

@@ -14,12 +14,12 @@ function sidCookie(res: Response): string {
   return match[1]
 }
 
+/** POST /sessions with `body` as JSON text. */
+const postSessions = (body: string) =>
+  app.request('/sessions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })
+
 async function createSession(data?: unknown) {
-  const res = await app.request('/sessions', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(data === undefined ? {} : { data }),
-  })
+  const res = await postSessions(JSON.stringify(data === undefined ? {} : { data }))
   expect(res.status).toBe(201)
   const body = (await res.json()) as { id: string; data: Record<string, unknown>; expiresAt: string }
   return { res, body, cookie: sidCookie(res) }
@@ -82,21 +82,13 @@ describe('POST /sessions', () => {
     ['data that is not an object', '{"data":[1]}'],
     ['an unknown field', '{"data":{},"extra":1}'],
   ])('rejects %s with 400 JSON', async (_, body) => {
-    const res = await app.request('/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body,
-    })
+    const res = await postSessions(body)
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error: { code: 'invalid_body' } })
   })
 
   it('rejects invalid JSON with 400 JSON', async () => {
-    const res = await app.request('/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: '{"data": {',
-    })
+    const res = await postSessions('{"data": {')
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({ error: { code: 'bad_request' } })
   })
@@ -113,17 +105,9 @@ describe('POST /sessions', () => {
 
   it('rejects data over 4 KiB of UTF-8 JSON with 413, counting bytes not characters', async () => {
     // {"k":"..."} is 8 bytes of syntax; 'é' is 2 bytes in UTF-8.
-    const fits = await app.request('/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ data: { k: 'é'.repeat(2044) } }),
-    })
+    const fits = await postSessions(JSON.stringify({ data: { k: 'é'.repeat(2044) } }))
     expect(fits.status).toBe(201)
-    const over = await app.request('/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ data: { k: `${'é'.repeat(2044)}x` } }),
-    })
+    const over = await postSessions(JSON.stringify({ data: { k: `${'é'.repeat(2044)}x` } }))
     expect(over.status).toBe(413)
     expect(await over.json()).toMatchObject({ error: { code: 'session_data_too_large' } })
   })
@@ -291,11 +275,7 @@ describe('unusual but valid input', () => {
   })
 
   it('refuses a "__proto__" key with 400 instead of silently dropping it', async () => {
-    const res = await app.request('/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: '{"data":{"__proto__":{"admin":true},"user":"ada"}}',
-    })
+    const res = await postSessions('{"data":{"__proto__":{"admin":true},"user":"ada"}}')
     expect(res.status).toBe(400)
     expect(await res.json()).toMatchObject({
       error: { code: 'invalid_body', message: expect.stringMatching(/__proto__/) },
