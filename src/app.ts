@@ -10,6 +10,7 @@ import { accessLog } from './middleware/access-log.js'
 import { handleError, handleNotFound } from './middleware/error-handler.js'
 import { type RedisVariables, redisClient } from './middleware/redis.js'
 import { requestMetrics } from './middleware/request-metrics.js'
+import { observeRequests } from './middleware/request-observer.js'
 import { type SessionVariables, sessions } from './middleware/session.js'
 import type { Redis } from './redis/facade.js'
 import { readLuaScript } from './redis/scripts.js'
@@ -42,7 +43,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   app.onError(handleError(logger))
   app.notFound(handleNotFound)
 
-  app.use(requestId(), accessLog({ logger }), requestMetrics({ metrics }))
+  app.use(requestId(), observeRequests(accessLog({ logger }), requestMetrics({ metrics })))
   // Only for methods that carry a body: on @hono/node-server, looking at a GET's body materialises a
   // full Request object, a cost every hot read would pay for nothing.
   app.on(

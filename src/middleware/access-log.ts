@@ -1,7 +1,5 @@
-import { createMiddleware } from 'hono/factory'
-import type { RequestIdVariables } from 'hono/request-id'
-import { routePath } from 'hono/route'
 import type { Logger } from '../logger.js'
+import type { RequestObserver } from './request-observer.js'
 
 export interface AccessLogOptions {
   logger: Logger
@@ -11,26 +9,19 @@ export interface AccessLogOptions {
 
 /**
  * One structured log line per request: method, matched route (not the raw path, so ids do not explode
- * log cardinality), status, duration and request id. Runs after `requestId()`.
+ * log cardinality), status, duration and request id. An observer for `observeRequests()`.
  *
  * @example
  * ```ts
- * app.use(requestId(), accessLog({ logger, skipPaths: ['/healthz'] }))
+ * app.use(requestId(), observeRequests(accessLog({ logger, skipPaths: ['/healthz'] })))
  * ```
  */
-export const accessLog = ({ logger, skipPaths = [] }: AccessLogOptions) =>
-  createMiddleware<{ Variables: RequestIdVariables }>(async (c, next) => {
-    const started = performance.now()
-    await next()
-    if (skipPaths.includes(c.req.path)) return
+export const accessLog =
+  ({ logger, skipPaths = [] }: AccessLogOptions): RequestObserver =>
+  ({ requestId, method, route, path, status, durationMs }) => {
+    if (skipPaths.includes(path)) return
     logger.info(
-      {
-        requestId: c.get('requestId'),
-        method: c.req.method,
-        route: routePath(c, -1),
-        status: c.res.status,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-      },
+      { requestId, method, route, status, durationMs: Math.round(durationMs * 100) / 100 },
       'request',
     )
-  })
+  }

@@ -16,7 +16,8 @@ export interface RedisVariables {
  * ```
  */
 export const redisClient = (redis: Redis) =>
-  createMiddleware<{ Variables: RedisVariables }>(async (c, next) => {
+  // Not async: a pass-through middleware that returns next() saves a promise per request.
+  createMiddleware<{ Variables: RedisVariables }>((c, next) => {
     c.set('redis', redis)
-    await next()
+    return next()
   })

@@ -1,7 +1,8 @@
 import type { Context } from 'hono'
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../errors.js'
+import type { Redis } from '../redis/facade.js'
+import { SessionCookie } from '../sessions/cookie.js'
 import { SessionCookieSigner, type VerifiedSessionId } from '../sessions/signed-id.js'
 import { type Session, type SessionScriptSources, SessionStore } from '../sessions/store.js'
 import type { RedisVariables } from './redis.js'
@@ -40,14 +41,18 @@ const MAX_COOKIE_LENGTH = 256
 /** The 401 for every request that needs a live session and has none. */
 export const sessionRequired = () => new AppError(401, 'unauthorized', 'A valid session cookie is required')
 
-type Settings = Required<Omit<SessionOptions, 'secrets'>> & { signer: SessionCookieSigner }
+interface Settings {
+  signer: SessionCookieSigner
+  cookie: SessionCookie
+  /** The store for a Redis client: built once, as its scripts are looked up when it is built. */
+  storeFor(redis: Redis): SessionStore
+}
 
 /**
  * One request's view of its session. Everything is lazy: a route that never asks costs no HMAC and
  * no Redis round trip.
  */
 class RequestSession implements SessionAccess {
-  #store?: SessionStore
   #cookie?: { value: string; verified: VerifiedSessionId } | null
   #loaded?: Promise<Session>
 
@@ -57,13 +62,12 @@ class RequestSession implements SessionAccess {
   ) {}
 
   get store(): SessionStore {
-    this.#store ??= new SessionStore(this.c.get('redis'), this.settings.scripts, this.settings.ttlSeconds)
-    return this.#store
+    return this.settings.storeFor(this.c.get('redis'))
   }
 
   private get cookie() {
     if (this.#cookie === undefined) {
-      const value = getCookie(this.c, this.settings.cookieName)
+      const value = this.settings.cookie.read(this.c.req.header('Cookie'))
       const verified = value && value.length <= MAX_COOKIE_LENGTH ? this.settings.signer.verify(value) : null
       this.#cookie = value && verified ? { value, verified } : null
     }
@@ -86,25 +90,18 @@ class RequestSession implements SessionAccess {
   }
 
   issue(session: Session): void {
-    const { cookieName, signer, ttlSeconds, secure } = this.settings
+    const { cookie, signer } = this.settings
     const presented = this.cookie
     // Re-sending the value the browser presented saves an HMAC on every authenticated request.
     const value =
       presented?.verified.id === session.id && presented.verified.current
         ? presented.value
         : signer.sign(session.id)
-    setCookie(this.c, cookieName, value, {
-      httpOnly: true,
-      sameSite: 'Lax',
-      path: '/',
-      secure,
-      maxAge: ttlSeconds,
-    })
+    this.c.header('Set-Cookie', cookie.set(value), { append: true })
   }
 
   clear(): void {
-    const { cookieName, secure } = this.settings
-    deleteCookie(this.c, cookieName, { httpOnly: true, sameSite: 'Lax', path: '/', secure })
+    this.c.header('Set-Cookie', this.settings.cookie.expire(), { append: true })
   }
 }
 
@@ -119,10 +116,29 @@ class RequestSession implements SessionAccess {
  * app.get('/me', async (c) => c.json((await c.var.session.require()).data))
  * ```
  */
-export const sessions = ({ secrets, secure = true, cookieName = 'sid', ...rest }: SessionOptions) => {
-  const settings: Settings = { secure, cookieName, signer: new SessionCookieSigner(secrets), ...rest }
-  return createMiddleware<{ Variables: SessionVariables & RedisVariables }>(async (c, next) => {
+export const sessions = ({
+  secrets,
+  ttlSeconds,
+  scripts,
+  secure = true,
+  cookieName = 'sid',
+}: SessionOptions) => {
+  const stores = new WeakMap<Redis, SessionStore>()
+  const settings: Settings = {
+    signer: new SessionCookieSigner(secrets),
+    cookie: new SessionCookie({ name: cookieName, maxAgeSeconds: ttlSeconds, secure }),
+    storeFor: (redis) => {
+      let store = stores.get(redis)
+      if (!store) {
+        store = new SessionStore(redis, scripts, ttlSeconds)
+        stores.set(redis, store)
+      }
+      return store
+    },
+  }
+  // Not async: a pass-through middleware that returns next() saves a promise per request.
+  return createMiddleware<{ Variables: SessionVariables & RedisVariables }>((c, next) => {
     c.set('session', new RequestSession(c, settings))
-    await next()
+    return next()
   })
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from 'redis'
 import { backoffDelay } from '../backoff.js'
 import { describeRedisUrl } from '../env.js'
-import { isTransientReply } from './facade.js'
+import { isTransientReply } from './replies.js'
 
 /**
  * The node-redis connection lifecycle: options, startup within a budget, reconnect with capped backoff.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ErrorReply } from 'redis'
-import { RedisUnavailableError } from '../errors.js'
 import type { NodeRedisClient } from './connection.js'
+import { ReplyDeadlines } from './replies.js'
 import { createStreamReader, type StreamReader } from './stream-reader.js'
 
 /**
@@ -53,42 +53,6 @@ function deserialize<T>(raw: string | null): T | null {
   }
 }
 
-/**
- * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
- * with a script, a replica after a failover, out of memory under `noeviction`, or a cluster in
- * transition. They pass, so they are a 503 with Retry-After like any outage, never a 500.
- */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM)\b/
-
-export function isTransientReply(error: unknown): error is ErrorReply {
-  return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)
-}
-
-/**
- * Runs one command within `timeoutMs` and maps node-redis's failures onto ours. An error reply
- * (WRONGTYPE, a script's error, ...) is Redis answering: it passes through, unless it is transient
- * (above). Anything else means Redis did not answer: offline while reconnecting (there is no offline
- * queue), the socket closed with the command in flight, or no reply in time. node-redis's own command
- * timeout stops counting once a command is written, so a hung Redis (SIGSTOP, a stuck network) is only
- * bounded here.
- */
-export async function callWithin<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnavailableError(`no reply within ${timeoutMs} ms`)), timeoutMs)
-  })
-  try {
-    return await Promise.race([command(), deadline])
-  } catch (error) {
-    if (error instanceof RedisUnavailableError) throw error
-    if (error instanceof ErrorReply && !isTransientReply(error)) throw error
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-    throw new RedisUnavailableError(reason, { cause: error })
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 export interface FacadeOptions {
   /** The longest a request waits for any one Redis reply (REDIS_COMMAND_TIMEOUT_MS). */
   commandTimeoutMs: number
@@ -97,7 +61,8 @@ export interface FacadeOptions {
 export function createRedisFacade(client: NodeRedisClient, { commandTimeoutMs }: FacadeOptions): Redis {
   // Scripts by source, so callers may ask for a script per request without hashing it each time.
   const scripts = new Map<string, Script<unknown>>()
-  const call = <T>(command: () => Promise<T>) => callWithin(command, commandTimeoutMs)
+  const deadlines = new ReplyDeadlines(commandTimeoutMs)
+  const call = <T>(command: () => Promise<T>) => deadlines.call(command)
   return {
     ping: () => call(() => client.ping()),
     get: async <T>(key: string) => deserialize<T>(await call(() => client.get(key))),

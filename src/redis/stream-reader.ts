@@ -1,6 +1,6 @@
 import { RedisUnavailableError } from '../errors.js'
 import type { NodeRedisClient } from './connection.js'
-import { callWithin } from './facade.js'
+import { callWithin } from './replies.js'
 
 /** One stream entry as Redis returns it: the id and a flat field, value list. */
 export type RawStreamEntry = [id: string, fields: string[]]

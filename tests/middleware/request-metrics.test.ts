@@ -2,11 +2,14 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { createMetrics } from '../../src/metrics.js'
 import { requestMetrics } from '../../src/middleware/request-metrics.js'
+import { observeRequests } from '../../src/middleware/request-observer.js'
 
 describe('requestMetrics', () => {
   it('counts requests by method, matched route and status, with their durations', async () => {
     const metrics = createMetrics()
-    const app = new Hono().use(requestMetrics({ metrics })).get('/items/:id', (c) => c.text('ok', 202))
+    const app = new Hono()
+      .use(observeRequests(requestMetrics({ metrics })))
+      .get('/items/:id', (c) => c.text('ok', 202))
     await app.request('/items/1')
     await app.request('/items/2')
     await app.request('/nowhere')
@@ -22,7 +25,7 @@ describe('requestMetrics', () => {
 
   it('keeps each app in its own registry', async () => {
     const [a, b] = [createMetrics(), createMetrics()]
-    const app = new Hono().use(requestMetrics({ metrics: a })).get('/x', (c) => c.text('x'))
+    const app = new Hono().use(observeRequests(requestMetrics({ metrics: a }))).get('/x', (c) => c.text('x'))
     await app.request('/x')
     expect(await a.registry.metrics()).toContain('route="/x"')
     expect(await b.registry.metrics()).not.toContain('route="/x"')
