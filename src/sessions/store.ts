@@ -23,7 +23,8 @@ export interface SessionScriptSources {
   rotate: string
 }
 
-type FlatHash = string[]
+/** The data as JSON text, as the scripts return it (see includes/session-data-json.lua). */
+type DataJson = string
 
 const tooLarge = (bytes: number) =>
   new AppError(
@@ -37,14 +38,7 @@ function toFields(data: SessionData): string[] {
   return Object.entries(data).flatMap(([name, value]) => [JSON.stringify(name), JSON.stringify(value)])
 }
 
-/** Rebuilds the data's JSON text from the fields and parses it once; '@' is the store's own field. */
-function fromFields(flat: FlatHash): SessionData {
-  const members: string[] = []
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i] !== '@') members.push(`${flat[i]}:${flat[i + 1]}`)
-  }
-  return JSON.parse(`{${members.join(',')}}`) as SessionData
-}
+const parseData = (json: DataJson) => JSON.parse(json) as SessionData
 
 /**
  * Sessions in Redis, one hash per session, every operation one atomic round trip (a Lua script).
@@ -53,9 +47,9 @@ function fromFields(flat: FlatHash): SessionData {
 export class SessionStore {
   private readonly scripts: {
     create: Script<number>
-    read: Script<FlatHash | null>
-    patch: Script<[0] | [1, number] | [2, ...string[]]>
-    rotate: Script<FlatHash | null>
+    read: Script<DataJson | null>
+    patch: Script<[0] | [1, number] | [2, DataJson]>
+    rotate: Script<DataJson | null>
   }
 
   constructor(
@@ -91,8 +85,8 @@ export class SessionStore {
   }
 
   async read(id: string): Promise<Session | null> {
-    const flat = await this.scripts.read.exec([keys.session(id)], [String(this.ttlSeconds)])
-    return flat === null ? null : this.session(id, fromFields(flat))
+    const json = await this.scripts.read.exec([keys.session(id)], [String(this.ttlSeconds)])
+    return json === null ? null : this.session(id, parseData(json))
   }
 
   /** Shallow merge; a key set to null is removed. Throws 413 when the merged data would be too large. */
@@ -111,17 +105,17 @@ export class SessionStore {
     )
     if (reply[0] === 0) return null
     if (reply[0] === 1) throw tooLarge(reply[1])
-    return this.session(id, fromFields(reply.slice(1) as string[]))
+    return this.session(id, parseData(reply[1]))
   }
 
   /** Moves the session to a fresh id; the old id is invalid from the same instant. */
   async rotate(id: string): Promise<Session | null> {
     const newId = newSessionId()
-    const flat = await this.scripts.rotate.exec(
+    const json = await this.scripts.rotate.exec(
       [keys.session(id), keys.session(newId)],
       [String(this.ttlSeconds)],
     )
-    return flat === null ? null : this.session(newId, fromFields(flat))
+    return json === null ? null : this.session(newId, parseData(json))
   }
 
   /** Returns whether a session was deleted. */

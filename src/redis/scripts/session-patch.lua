@@ -11,8 +11,10 @@
   The merged size is that of '{' .. field .. ':' .. value .. (',' ...) .. '}', counted without decoding.
 
   Returns {0} when the session does not exist, {1, size} when the merge would exceed the limit (nothing
-  is written), or {2, field, value, ...} with the merged hash and the expiry reset.
+  is written), or {2, data as JSON text} with the expiry reset.
 ]]
+--- @include "session-data-json"
+
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then
   return {0}
@@ -55,6 +57,4 @@ for first = lastSet + 1, #ARGV, 1000 do
   redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
 redis.call('EXPIRE', key, ARGV[1])
-local result = redis.call('HGETALL', key)
-table.insert(result, 1, 2)
-return result
+return {2, sessionDataJson(key)}

@@ -4,10 +4,12 @@
   KEYS[1] session key
   ARGV[1] TTL in seconds
 
-  Returns the hash as a flat field, value list, or nil when the session does not exist (EXPIRE on a
-  missing key creates nothing, so no key is ever left without a TTL).
+  Returns the session's data as JSON text, or nil when the session does not exist (EXPIRE on a missing
+  key creates nothing, so no key is ever left without a TTL).
 ]]
+--- @include "session-data-json"
+
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
   return false
 end
-return redis.call('HGETALL', KEYS[1])
+return sessionDataJson(KEYS[1])
