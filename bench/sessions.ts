@@ -4,28 +4,24 @@
  *   ceiling: a minimal Hono app doing one Redis GET per request;
  *   peer:    express 5 + express-session + connect-redis serving the same read.
  * Targets: >= 3.0x the peer and >= 0.8x the ceiling.
- * Run: `npm ci --prefix bench && npm run bench:sessions` (BENCH_ROUNDS, BENCH_DURATION_SECONDS to tune).
+ * Run: `npm ci --prefix bench && npm run bench:sessions` (BENCH_CYCLES, BENCH_BURST_SECONDS to tune).
+ *
+ * All three servers run at once and take the load in turns, in short bursts, order alternating per
+ * cycle. The speed of a shared (virtual) machine drifts by tens of percent over minutes; bursts a few
+ * seconds apart see the same machine, so the drift cancels out of the ratios.
  */
-import { type LoadResult, measure } from './support/load.js'
+import { type Burst, burst, type LoadTarget, tally } from './support/load.js'
 import { buildService, type Running, startRedis, startScript, startService } from './support/processes.js'
 
 const SECRET = 'bench-session-secret-0123456789abcdefghij'
-const DURATION_SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10)
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const CYCLES = Number(process.env.BENCH_CYCLES ?? 10)
+const BURST_SECONDS = Number(process.env.BENCH_BURST_SECONDS ?? 2)
+const WARMUP_SECONDS = 3
 
 function cookieOf(res: Response): string {
   const cookie = /^[^;]+/.exec(res.headers.get('set-cookie') ?? '')?.[0]
   if (!cookie) throw new Error(`no cookie from ${res.url}`)
   return cookie
-}
-
-async function withServer<T>(start: () => Promise<Running>, use: (base: string) => Promise<T>): Promise<T> {
-  const server = await start()
-  try {
-    return await use(`http://127.0.0.1:${server.port}`)
-  } finally {
-    await server.stop()
-  }
 }
 
 interface Target {
@@ -69,39 +65,41 @@ const targets: Target[] = [
   },
 ]
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
-
 buildService()
 const redis = await startRedis()
+const running: Running[] = []
 try {
-  // Rounds interleave the three targets, and the median is reported, so a burst of other load on the
-  // machine cannot favour one of them.
-  const results = new Map<string, LoadResult[]>(targets.map((target) => [target.name, []]))
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const target of targets) {
-      const result = await withServer(
-        () => target.start(redis.url),
-        async (base) => {
-          const { path, headers } = await target.prepare(base)
-          return measure({ url: `${base}${path}`, headers, durationSeconds: DURATION_SECONDS })
-        },
-      )
-      results.get(target.name)?.push(result)
-      console.log(`round ${round}: ${target.name}: ${result.requestsPerSecond.toFixed(0)} req/s`)
-    }
-  }
-  const rps = (name: string) => median((results.get(name) ?? []).map((r) => r.requestsPerSecond))
-  const [ours, ceiling, peer] = targets.map((target) => rps(target.name)) as [number, number, number]
-  console.log(
-    `\nAuthenticated session read: median of ${ROUNDS} rounds x ${DURATION_SECONDS} s, 50 connections, loopback`,
-  )
+  const loads: LoadTarget[] = []
   for (const target of targets) {
-    const runs = results.get(target.name) ?? []
-    const failures = runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0)
-    console.log(
-      `${target.name.padEnd(52)} ${rps(target.name).toFixed(0).padStart(7)} req/s  p99 ${median(runs.map((r) => r.p99Ms))} ms  failed ${failures}`,
-    )
+    const server = await target.start(redis.url)
+    running.push(server)
+    const base = `http://127.0.0.1:${server.port}`
+    const { path, headers } = await target.prepare(base)
+    loads.push({ url: `${base}${path}`, headers })
   }
+  // Warm-up: JIT compilation, connection pools and heap sizes settle before anything is counted.
+  for (const load of loads) await burst(load, WARMUP_SECONDS)
+  const bursts: Burst[][] = targets.map(() => [])
+  for (let cycle = 0; cycle < CYCLES; cycle++) {
+    const order = targets.map((_, index) => index)
+    if (cycle % 2 === 1) order.reverse()
+    for (const index of order) bursts[index]?.push(await burst(loads[index] as LoadTarget, BURST_SECONDS))
+  }
+  const tallies = bursts.map(tally)
+  console.log(
+    `Authenticated session read: ${CYCLES} cycles of ${BURST_SECONDS} s bursts per target, 50 connections, loopback`,
+  )
+  targets.forEach((target, index) => {
+    const { requestsPerSecond, p99Ms, failed } = tallies[index] ?? {
+      requestsPerSecond: 0,
+      p99Ms: 0,
+      failed: 0,
+    }
+    console.log(
+      `${target.name.padEnd(52)} ${requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${p99Ms} ms  failed ${failed}`,
+    )
+  })
+  const [ours, ceiling, peer] = tallies.map((t) => t.requestsPerSecond) as [number, number, number]
   const vsPeer = ours / peer
   const vsCeiling = ours / ceiling
   console.log(`\nratio vs peer:    ${vsPeer.toFixed(2)}x (target >= 3.0x) ${vsPeer >= 3 ? 'PASS' : 'MISS'}`)
@@ -109,5 +107,6 @@ try {
     `ratio vs ceiling: ${vsCeiling.toFixed(2)}x (target >= 0.8x) ${vsCeiling >= 0.8 ? 'PASS' : 'MISS'}`,
   )
 } finally {
+  for (const server of running) await server.stop()
   await redis.stop()
 }

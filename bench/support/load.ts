@@ -1,38 +1,46 @@
 import autocannon from 'autocannon'
 
-export interface LoadOptions {
+export interface LoadTarget {
   url: string
   headers?: Record<string, string>
-  connections?: number
-  durationSeconds?: number
-  warmupSeconds?: number
 }
 
-export interface LoadResult {
-  requestsPerSecond: number
+export interface Burst {
+  requests: number
+  seconds: number
   p99Ms: number
-  non2xx: number
-  errors: number
+  failed: number
 }
 
-function run(url: string, headers: Record<string, string>, connections: number, duration: number) {
-  return autocannon({ url, headers, connections, duration })
-}
-
-/** Warms up, then measures requests per second on loopback for a bounded time. */
-export async function measure({
-  url,
-  headers = {},
+/** Bounded load on loopback: `connections` keep-alive connections for `seconds`. */
+export async function burst(
+  { url, headers = {} }: LoadTarget,
+  seconds: number,
   connections = 50,
-  durationSeconds = 10,
-  warmupSeconds = 3,
-}: LoadOptions): Promise<LoadResult> {
-  await run(url, headers, connections, warmupSeconds)
-  const result = await run(url, headers, connections, durationSeconds)
+): Promise<Burst> {
+  const result = await autocannon({ url, headers, connections, duration: seconds })
   return {
-    requestsPerSecond: result.requests.average,
+    requests: result.requests.total,
+    seconds: result.duration,
     p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
+    failed: result.non2xx + result.errors,
+  }
+}
+
+/** Totals of the bursts one target received. */
+export interface Tally {
+  requestsPerSecond: number
+  /** Median of the bursts' p99 latencies. */
+  p99Ms: number
+  failed: number
+}
+
+export function tally(bursts: readonly Burst[]): Tally {
+  const seconds = bursts.reduce((sum, b) => sum + b.seconds, 0)
+  const p99s = bursts.map((b) => b.p99Ms).sort((a, b) => a - b)
+  return {
+    requestsPerSecond: bursts.reduce((sum, b) => sum + b.requests, 0) / seconds,
+    p99Ms: p99s[Math.floor(p99s.length / 2)] ?? 0,
+    failed: bursts.reduce((sum, b) => sum + b.failed, 0),
   }
 }
