@@ -64,8 +64,6 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       // Plain http://localhost must work in development; production cookies are HTTPS-only.
       secure: env.nodeEnv === 'production',
       scripts: {
-        create: readLuaScript('session-create'),
-        read: readLuaScript('session-read'),
         patch: readLuaScript('session-patch'),
         rotate: readLuaScript('session-rotate'),
       },

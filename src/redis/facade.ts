@@ -18,12 +18,19 @@ import { createStreamReader, type StreamReader } from './stream-reader.js'
 export interface Redis {
   ping(): Promise<string>
   get<T = unknown>(key: string): Promise<T | null>
+  /** GET and set the expiry in one command (GETEX); nothing is created when the key is missing. */
+  getex<T = unknown>(key: string, opts: GetExOptions): Promise<T | null>
   set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
   del(...keys: string[]): Promise<number>
   /** A Lua script run by SHA, loaded on first use (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
   createScript<TResult = unknown>(source: string): Script<TResult>
   /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
   createStreamReader(): StreamReader
+}
+
+export interface GetExOptions {
+  /** Expire this many seconds from now. */
+  ex: number
 }
 
 export interface SetOptions {
@@ -66,6 +73,8 @@ export function createRedisFacade(client: NodeRedisClient, { commandTimeoutMs }:
   return {
     ping: () => call(() => client.ping()),
     get: async <T>(key: string) => deserialize<T>(await call(() => client.get(key))),
+    getex: async <T>(key: string, { ex }: GetExOptions) =>
+      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: ex }))),
     set: async (key, value, opts = {}) => {
       const reply = await call(() =>
         client.set(key, serialize(value), {

@@ -4,7 +4,7 @@
  *
  * | key                          | type   | owner                    |
  * |------------------------------|--------|--------------------------|
- * | `hrs:session:<id>`           | hash   | sessions (see session-create.lua; always with a TTL) |
+ * | `hrs:session:<id>`           | string | sessions: the data's JSON text (see session-patch.lua; always with a TTL) |
  * | `hrs:buf:{<name>}:items`     | stream | buffers: the items (see buffer-append.lua) |
  * | `hrs:buf:{<name>}:meta`      | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
  */

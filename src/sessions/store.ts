@@ -17,13 +17,11 @@ export const SESSION_DATA_MAX_BYTES = 4096
 
 /** The Lua sources the store runs; read once per app (see readLuaScript). */
 export interface SessionScriptSources {
-  create: string
-  read: string
   patch: string
   rotate: string
 }
 
-/** The data as JSON text, as the scripts return it (see includes/session-data-json.lua). */
+/** The data's JSON text: what a session key holds and the scripts return. */
 type DataJson = string
 
 const tooLarge = (bytes: number) =>
@@ -33,21 +31,20 @@ const tooLarge = (bytes: number) =>
     `Session data would be ${bytes} bytes of JSON; the limit is ${SESSION_DATA_MAX_BYTES}`,
   )
 
-/** The hash fields for an object: JSON-encoded key, JSON-encoded value (see session-create.lua). */
-function toFields(data: SessionData): string[] {
+/** JSON-encoded key, JSON-encoded value pairs, as session-patch.lua compares and splices them. */
+function toMembers(data: SessionData): string[] {
   return Object.entries(data).flatMap(([name, value]) => [JSON.stringify(name), JSON.stringify(value)])
 }
 
 const parseData = (json: DataJson) => JSON.parse(json) as SessionData
 
 /**
- * Sessions in Redis, one hash per session, every operation one atomic round trip (a Lua script).
- * The expiry slides: every successful read or write resets it to the full TTL.
+ * Sessions in Redis, one string per session holding the data's JSON text, every operation one atomic
+ * round trip: a read is GETEX (read and slide the expiry), a create SET NX EX, patch and rotate Lua
+ * scripts. The expiry slides: every successful read or write resets it to the full TTL.
  */
 export class SessionStore {
   private readonly scripts: {
-    create: Script<number>
-    read: Script<DataJson | null>
     patch: Script<[0] | [1, number] | [2, DataJson]>
     rotate: Script<DataJson | null>
   }
@@ -58,8 +55,6 @@ export class SessionStore {
     private readonly ttlSeconds: number,
   ) {
     this.scripts = {
-      create: redis.createScript(sources.create),
-      read: redis.createScript(sources.read),
       patch: redis.createScript(sources.patch),
       rotate: redis.createScript(sources.rotate),
     }
@@ -70,23 +65,21 @@ export class SessionStore {
   }
 
   async create(data: SessionData): Promise<Session> {
-    const size = Buffer.byteLength(JSON.stringify(data))
+    const json = JSON.stringify(data)
+    const size = Buffer.byteLength(json)
     if (size > SESSION_DATA_MAX_BYTES) throw tooLarge(size)
-    const ttl = String(this.ttlSeconds)
-    // A collision of 192 random bits will not happen; the loop only makes the impossible case safe.
+    // A collision of 192 random bits will not happen; NX only makes the impossible case safe.
     for (;;) {
       const id = newSessionId()
-      const created = await this.scripts.create.exec(
-        [keys.session(id)],
-        [ttl, String(Date.now()), ...toFields(data)],
-      )
-      if (created === 1) return this.session(id, data)
+      const created = await this.redis.set(keys.session(id), json, { ex: this.ttlSeconds, nx: true })
+      if (created === 'OK') return this.session(id, data)
     }
   }
 
+  /** GETEX: the data and a fresh TTL in one command; a missing key stays missing. */
   async read(id: string): Promise<Session | null> {
-    const json = await this.scripts.read.exec([keys.session(id)], [String(this.ttlSeconds)])
-    return json === null ? null : this.session(id, parseData(json))
+    const data = await this.redis.getex<SessionData>(keys.session(id), { ex: this.ttlSeconds })
+    return data === null ? null : this.session(id, data)
   }
 
   /** Shallow merge; a key set to null is removed. Throws 413 when the merged data would be too large. */
@@ -99,7 +92,7 @@ export class SessionStore {
         String(this.ttlSeconds),
         String(SESSION_DATA_MAX_BYTES),
         String(set.length),
-        ...toFields(Object.fromEntries(set)),
+        ...toMembers(Object.fromEntries(set)),
         ...removed.map((name) => JSON.stringify(name)),
       ],
     )

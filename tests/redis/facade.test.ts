@@ -33,6 +33,15 @@ describe('Redis facade (Upstash-compatible shapes over node-redis)', () => {
     expect(await redis.get(k)).toBe('w')
   })
 
+  it('getex reads and sets the expiry in one command, and creates nothing for a missing key', async () => {
+    const [k, missing] = [key(), key()]
+    await redis.set(k, { n: 1 }, { ex: 10 })
+    expect(await redis.getex(k, { ex: 500 })).toEqual({ n: 1 })
+    expect(await client.ttl(k)).toBeGreaterThan(495)
+    expect(await redis.getex(missing, { ex: 500 })).toBeNull()
+    expect(await client.exists(missing)).toBe(0)
+  })
+
   it('del removes several keys and counts them', async () => {
     const [a, b] = [key(), key()]
     await redis.set(a, 1)

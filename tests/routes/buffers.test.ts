@@ -111,7 +111,7 @@ describe('buffers', async () => {
           (await app.request(`/buffers/${name}`, { method: 'DELETE', headers: tokenHeaders })).status,
         ).toBe(204)
       }
-      expect(await client.type(keys.session(id))).toBe('hash')
+      expect(await client.type(keys.session(id))).toBe('string')
       expect((await app.request('/sessions/current', { headers: { Cookie: cookie } })).status).toBe(200)
     })
   })

@@ -173,6 +173,31 @@ describe('PATCH /sessions/current', () => {
     expect(await dataOf(read)).toEqual({ a: 1, b: { other: [] }, d: 'new' })
   })
 
+  it('merges stored JSON text without decoding it: awkward keys and values survive exactly', async () => {
+    const awkward = {
+      'quote"and\\backslash': 'a "quoted", {braced} [bracketed] value: with \\ and \n',
+      '}{': [[], {}, [{ ',': ':' }], '"]'],
+      'ünïcödé 🎉': 'ünïcödé 🎉',
+      big: 1.2345678901234567e300,
+      tiny: -1.5e-300,
+      flags: [true, false, null],
+      empty: '',
+    }
+    const { cookie } = await createSession(awkward)
+    const res = await patch(cookie, {
+      empty: null,
+      '}{': 'replaced',
+      added: { nested: [1, '2', { three: 3 }] },
+    })
+    expect(res.status).toBe(200)
+    const { empty: _, ...kept } = awkward
+    const expected = { ...kept, '}{': 'replaced', added: { nested: [1, '2', { three: 3 }] } }
+    expect(await dataOf(res)).toEqual(expected)
+    const read = await dataOf(await app.request('/sessions/current', withCookie(cookie)))
+    expect(read).toEqual(expected)
+    expect(Object.keys(read as object)).toEqual(Object.keys(expected))
+  })
+
   it('keeps every one of 50 concurrent patches that touch different keys', async () => {
     const { cookie } = await createSession()
     const responses = await Promise.all(

@@ -1,60 +1,98 @@
 --[[
   Shallow-merges a patch into a session, atomically: concurrent patches to different keys all survive.
 
+  A session is a string: its data's JSON text, compact, as JSON.stringify wrote it. The merge works on
+  that text without decoding any value (lua-cjson would lose number precision and turn [] into {}): the
+  object's top-level members are split by scanning for structure (strings, brackets, braces), and
+  members are compared and replaced as JSON text. Keys are JSON-encoded by JSON.stringify on both sides,
+  so equal keys have equal text.
+
   KEYS[1]          session key
   ARGV[1]          TTL in seconds
   ARGV[2]          largest allowed size of the merged data as JSON, in bytes
-  ARGV[3]          n, the number of fields to set
-  ARGV[4..3+2n]    field, value pairs to set
-  ARGV[4+2n..]     fields to remove (keys the patch set to null)
-
-  The merged size is that of '{' .. field .. ':' .. value .. (',' ...) .. '}', counted without decoding.
+  ARGV[3]          n, the number of keys to set
+  ARGV[4..3+2n]    JSON-encoded key, JSON-encoded value pairs to set
+  ARGV[4+2n..]     JSON-encoded keys to remove (those the patch set to null)
 
   Returns {0} when the session does not exist, {1, size} when the merge would exceed the limit (nothing
-  is written), or {2, data as JSON text} with the expiry reset.
+  is written), or {2, merged JSON text} with the expiry reset.
 ]]
---- @include "session-data-json"
+
+-- The index just past the JSON string that starts (with its quote) at index i.
+local function stringEnd(json, i)
+  local at = i + 1
+  while true do
+    local found = string.find(json, '[\\"]', at)
+    if string.sub(json, found, found) == '"' then
+      return found + 1
+    end
+    at = found + 2 -- a backslash escapes the next character
+  end
+end
+
+-- The index just past the JSON value that starts at index i.
+local function valueEnd(json, i)
+  local first = string.sub(json, i, i)
+  if first == '"' then
+    return stringEnd(json, i)
+  end
+  if first ~= '{' and first ~= '[' then -- number, true, false, null: up to the next delimiter
+    return string.find(json, '[,}%]]', i)
+  end
+  local depth, at = 1, i + 1
+  while depth > 0 do
+    local found = string.find(json, '[%[%]{}"]', at)
+    local char = string.sub(json, found, found)
+    if char == '"' then
+      at = stringEnd(json, found)
+    else
+      depth = depth + ((char == '{' or char == '[') and 1 or -1)
+      at = found + 1
+    end
+  end
+  return at
+end
 
 local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then
+local current = redis.call('GET', key)
+if not current then
   return {0}
 end
 
-local merged = {}
-local current = redis.call('HGETALL', key)
-for i = 1, #current, 2 do
-  if current[i] ~= '@' then
-    merged[current[i]] = current[i + 1]
-  end
+-- The current members, in order: names[k] is the k-th key's JSON text, values[name] its value's.
+local names, values = {}, {}
+local at = 2 -- past '{'
+while at < #current do
+  local nameEnd = stringEnd(current, at)
+  local name = string.sub(current, at, nameEnd - 1)
+  local valueFinish = valueEnd(current, nameEnd + 1) -- past ':'
+  names[#names + 1] = name
+  values[name] = string.sub(current, nameEnd + 1, valueFinish - 1)
+  at = valueFinish + 1 -- past ',' or '}'
 end
 
 local setCount = tonumber(ARGV[3])
 local lastSet = 3 + 2 * setCount
 for i = 4, lastSet, 2 do
-  merged[ARGV[i]] = ARGV[i + 1]
+  if values[ARGV[i]] == nil then
+    names[#names + 1] = ARGV[i]
+  end
+  values[ARGV[i]] = ARGV[i + 1]
 end
 for i = lastSet + 1, #ARGV do
-  merged[ARGV[i]] = nil
+  values[ARGV[i]] = nil
 end
 
-local size, count = 2, 0
-for field, value in pairs(merged) do
-  size = size + #field + 1 + #value
-  count = count + 1
+local members = {}
+for _, name in ipairs(names) do
+  if values[name] ~= nil then
+    members[#members + 1] = name .. ':' .. values[name]
+  end
 end
-if count > 1 then
-  size = size + count - 1
-end
-if size > tonumber(ARGV[2]) then
-  return {1, size}
+local merged = '{' .. table.concat(members, ',') .. '}'
+if #merged > tonumber(ARGV[2]) then
+  return {1, #merged}
 end
 
-if setCount > 0 then
-  redis.call('HSET', key, unpack(ARGV, 4, lastSet))
-end
--- In chunks: unpack() of thousands of values exceeds Lua's stack, and a patch may name many keys to remove.
-for first = lastSet + 1, #ARGV, 1000 do
-  redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
-end
-redis.call('EXPIRE', key, ARGV[1])
-return {2, sessionDataJson(key)}
+redis.call('SET', key, merged, 'EX', ARGV[1])
+return {2, merged}

@@ -6,14 +6,13 @@
   KEYS[2] new session key
   ARGV[1] TTL in seconds
 
-  Returns the session's data as JSON text, or nil when the session does not exist. Both keys must live
-  on one node: in Redis Cluster, sessions would need a shared hash tag.
+  Returns the session's data (its JSON text), or nil when the session does not exist. Both keys must
+  live on one node: in Redis Cluster, sessions would need a shared hash tag.
 ]]
---- @include "session-data-json"
-
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local data = redis.call('GET', KEYS[1])
+if not data then
   return false
 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
-return sessionDataJson(KEYS[2])
+return data
