@@ -13,7 +13,8 @@ type SonicBoom = ReturnType<typeof pino.destination>
 /**
  * pino's destination for the process: the lines logged during one turn of the event loop are written
  * together, in one synchronous write(2), when the turn ends (`setImmediate`), and whatever waits is
- * written when the process exits, so only a SIGKILL can lose lines: those of the turn it interrupts.
+ * written when the process exits. Only a process that dies without exiting (SIGKILL, an unhandled
+ * signal, a fatal V8 error) loses lines: those of the turn it interrupts.
  *
  * A write(2) per line cost more CPU than the rest of a session read; under load one turn answers many
  * requests, so their access-log lines share one write. sonic-boom (`pino.destination`, pino's own

@@ -16,8 +16,7 @@ export interface RedisVariables {
  * ```
  */
 export const redisClient = (redis: Redis) =>
-  // Not async: a pass-through middleware that returns next() saves a promise per request.
-  createMiddleware<{ Variables: RedisVariables }>((c, next) => {
+  createMiddleware<{ Variables: RedisVariables }>(async (c, next) => {
     c.set('redis', redis)
-    return next()
+    await next()
   })

@@ -136,9 +136,8 @@ export const sessions = ({
       return store
     },
   }
-  // Not async: a pass-through middleware that returns next() saves a promise per request.
-  return createMiddleware<{ Variables: SessionVariables & RedisVariables }>((c, next) => {
+  return createMiddleware<{ Variables: SessionVariables & RedisVariables }>(async (c, next) => {
     c.set('session', new RequestSession(c, settings))
-    return next()
+    await next()
   })
 }

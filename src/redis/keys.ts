@@ -4,15 +4,18 @@
  *
  * | key                          | type   | owner                    |
  * |------------------------------|--------|--------------------------|
- * | `hrs:session:<id>`           | string | sessions: the data's JSON text (see session-patch.lua; always with a TTL) |
+ * | `hrs:session:v2:<id>`        | string | sessions: the data's JSON text (see session-patch.lua; always with a TTL) |
  * | `hrs:buf:{<name>}:items`     | stream | buffers: the items (see buffer-append.lua) |
  * | `hrs:buf:{<name>}:meta`      | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
  */
 export const KEY_PREFIX = 'hrs:'
 
 export const keys = {
-  /** One browser session; `id` is base64url, so it cannot contain the `:` separators. */
-  session: (id: string) => `${KEY_PREFIX}session:${id}`,
+  /**
+   * One browser session; `id` is base64url, so it cannot contain the `:` separators. `v2`: the string
+   * layout. Earlier builds of main kept a hash at `session:<id>`; the segment keeps those unread.
+   */
+  session: (id: string) => `${KEY_PREFIX}session:v2:${id}`,
   /**
    * A buffer's stream. Names are validated (`[A-Za-z0-9._:-]`, no braces), so the `{name}` hash tag
    * keeps a buffer's two keys in one cluster slot, and the `buf:` segment keeps every buffer key apart

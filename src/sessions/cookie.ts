@@ -13,6 +13,9 @@ export interface SessionCookieOptions {
  * base64url value with a dot, and fixed attributes, so the attributes are built once and reading is a
  * scan for one name.
  */
+const unquote = (value: string) =>
+  value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value
+
 export class SessionCookie {
   readonly name: string
   readonly #attributes: string
@@ -25,12 +28,15 @@ export class SessionCookie {
     this.#expired = `${name}=; Max-Age=0${flags}`
   }
 
-  /** The value of the first cookie with this name in a `Cookie` header, as sent (not decoded). */
+  /**
+   * The value of the first cookie with this name in a `Cookie` header, without the double quotes RFC 6265
+   * allows around a value. Not URI-decoded: a value this cookie sets never needs it.
+   */
   read(header: string | undefined): string | undefined {
     if (!header?.includes(this.name)) return undefined
     for (const pair of header.split(';')) {
       const eq = pair.indexOf('=')
-      if (eq > 0 && pair.slice(0, eq).trim() === this.name) return pair.slice(eq + 1).trim()
+      if (eq > 0 && pair.slice(0, eq).trim() === this.name) return unquote(pair.slice(eq + 1).trim())
     }
     return undefined
   }

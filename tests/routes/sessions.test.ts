@@ -131,6 +131,17 @@ describe('GET /sessions/current', () => {
     expect(await client.ttl(keys.session(body.id))).toBeGreaterThan(86_300)
   })
 
+  it("never reads a hash an earlier build left at the old key: 401, not Redis's WRONGTYPE", async () => {
+    const { body, cookie } = await createSession({ a: 1 })
+    await client.del(keys.session(body.id))
+    await client.hSet(`hrs:session:${body.id}`, { '@': '1', '"a"': '1' })
+    expect((await app.request('/sessions/current', withCookie(cookie))).status).toBe(401)
+    expect((await patch(cookie, { b: 2 })).status).toBe(401)
+    expect(
+      (await app.request('/sessions/current/rotate', withCookie(cookie, { method: 'POST' }))).status,
+    ).toBe(401)
+  })
+
   it('gives 401 for an expired session', async () => {
     const { body, cookie } = await createSession()
     await client.del(keys.session(body.id))

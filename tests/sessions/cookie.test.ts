@@ -8,6 +8,7 @@ describe('SessionCookie', () => {
     expect(cookie.read('theme=dark; sid=abc.def; lang=en')).toBe('abc.def')
     expect(cookie.read('sid=first; sid=second')).toBe('first')
     expect(cookie.read('  sid = spaced ')).toBe('spaced')
+    expect(cookie.read('sid="quoted.value"')).toBe('quoted.value')
     expect(cookie.read('xsid=other; sidx=other')).toBeUndefined()
     expect(cookie.read('sid')).toBeUndefined()
     expect(cookie.read(undefined)).toBeUndefined()
