@@ -32,8 +32,8 @@ const tooLarge = (bytes: number) =>
   )
 
 /** JSON-encoded key, JSON-encoded value pairs, as session-patch.lua compares and splices them. */
-function toMembers(data: SessionData): string[] {
-  return Object.entries(data).flatMap(([name, value]) => [JSON.stringify(name), JSON.stringify(value)])
+function toMembers(entries: [string, unknown][]): string[] {
+  return entries.flatMap(([name, value]) => [JSON.stringify(name), JSON.stringify(value)])
 }
 
 const parseData = (json: DataJson) => JSON.parse(json) as SessionData
@@ -92,7 +92,7 @@ export class SessionStore {
         String(this.ttlSeconds),
         String(SESSION_DATA_MAX_BYTES),
         String(set.length),
-        ...toMembers(Object.fromEntries(set)),
+        ...toMembers(set),
         ...removed.map((name) => JSON.stringify(name)),
       ],
     )
