@@ -1,7 +1,6 @@
 import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { AppError } from '../errors.js'
-import type { Redis } from '../redis/facade.js'
 import { SessionCookie } from '../sessions/cookie.js'
 import { SessionCookieSigner, type VerifiedSessionId } from '../sessions/signed-id.js'
 import { type Session, type SessionScriptSources, SessionStore } from '../sessions/store.js'
@@ -44,8 +43,8 @@ export const sessionRequired = () => new AppError(401, 'unauthorized', 'A valid 
 interface Settings {
   signer: SessionCookieSigner
   cookie: SessionCookie
-  /** The store for a Redis client: built once, as its scripts are looked up when it is built. */
-  storeFor(redis: Redis): SessionStore
+  scripts: SessionScriptSources
+  ttlSeconds: number
 }
 
 /**
@@ -53,6 +52,7 @@ interface Settings {
  * no Redis round trip.
  */
 class RequestSession implements SessionAccess {
+  #store?: SessionStore
   #cookie?: { value: string; verified: VerifiedSessionId } | null
   #loaded?: Promise<Session>
 
@@ -62,7 +62,9 @@ class RequestSession implements SessionAccess {
   ) {}
 
   get store(): SessionStore {
-    return this.settings.storeFor(this.c.get('redis'))
+    // Cheap per request: the facade hands back the scripts it already knows by source.
+    this.#store ??= new SessionStore(this.c.get('redis'), this.settings.scripts, this.settings.ttlSeconds)
+    return this.#store
   }
 
   private get cookie() {
@@ -123,18 +125,11 @@ export const sessions = ({
   secure = true,
   cookieName = 'sid',
 }: SessionOptions) => {
-  const stores = new WeakMap<Redis, SessionStore>()
   const settings: Settings = {
     signer: new SessionCookieSigner(secrets),
     cookie: new SessionCookie({ name: cookieName, maxAgeSeconds: ttlSeconds, secure }),
-    storeFor: (redis) => {
-      let store = stores.get(redis)
-      if (!store) {
-        store = new SessionStore(redis, scripts, ttlSeconds)
-        stores.set(redis, store)
-      }
-      return store
-    },
+    scripts,
+    ttlSeconds,
   }
   return createMiddleware<{ Variables: SessionVariables & RedisVariables }>(async (c, next) => {
     c.set('session', new RequestSession(c, settings))

@@ -184,6 +184,21 @@ describe('buffers', async () => {
       expect(text.status).toBe(415)
     })
 
+    it('rejects data nested deeper than 64 levels with 400, however deep', async () => {
+      for (const depth of [65, 5000, 50_000]) {
+        const res = await app.request('/buffers/deep/items', {
+          method: 'POST',
+          headers: { ...tokenHeaders, ...json },
+          body: `{"data":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+        })
+        expect(res.status, String(depth)).toBe(400)
+        expect(await res.json()).toMatchObject({ error: { code: 'invalid_body', message: /nested deeper/ } })
+      }
+      expect((await post('deep', { data: JSON.parse(`${'['.repeat(63)}${']'.repeat(63)}`) })).status).toBe(
+        201,
+      )
+    })
+
     it('a batch is all or nothing: one oversized item stores none of the batch (413)', async () => {
       const name = bufferName()
       const big = 'x'.repeat(64 * 1024)

@@ -301,6 +301,30 @@ describe('production mode', () => {
   })
 })
 
+describe('deeply nested data', () => {
+  const nested = (depth: number) => `{"data":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`
+
+  it('is refused with 400 on create and on patch, never a 500, however deep', async () => {
+    const { cookie } = await createSession()
+    for (const depth of [64, 5000, 50_000]) {
+      const created = await postSessions(nested(depth))
+      const patched = await app.request(
+        '/sessions/current',
+        withCookie(cookie, {
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/json' },
+          body: nested(depth),
+        }),
+      )
+      for (const res of [created, patched]) {
+        expect(res.status, String(depth)).toBe(400)
+        expect(await res.json()).toMatchObject({ error: { code: 'invalid_body', message: /nested deeper/ } })
+      }
+    }
+    expect((await postSessions(nested(62))).status).toBe(201)
+  })
+})
+
 describe('unusual but valid input', () => {
   it('removes thousands of keys in one PATCH (a 400 or 500 would be wrong: the body is valid)', async () => {
     const { cookie } = await createSession({ keep: 1 })
