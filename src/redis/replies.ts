@@ -1,26 +1,57 @@
-import { ErrorReply } from 'redis'
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ErrorReply,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis'
 import { RedisUnavailableError } from '../errors.js'
 
 /**
  * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
- * with a script, a replica after a failover, out of memory under `noeviction`, or a cluster in
- * transition. They pass, so they are a 503 with Retry-After like any outage, never a 500.
+ * with a script, a replica after a failover, out of memory under `noeviction`, refusing writes after a
+ * failed snapshot (MISCONF) or for want of replicas, or a cluster in transition. They pass, so they are a
+ * 503 with Retry-After like any outage, never a 500.
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM)\b/
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|MISCONF|NOREPLICAS)\b/
 
 export function isTransientReply(error: unknown): error is ErrorReply {
   return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)
 }
 
+/** node-redis's ways of saying the connection is not there: offline, closed, timed out, reconnecting. */
+const CONNECTION_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+]
+
+/** A lost connection: one of node-redis's errors, or the socket's own (ECONNRESET, EPIPE: it has a syscall). */
+function isConnectionError(error: unknown): boolean {
+  return (
+    CONNECTION_ERRORS.some((type) => error instanceof type) || (error instanceof Error && 'syscall' in error)
+  )
+}
+
 /**
  * Maps a failed command onto what callers handle. An error reply (WRONGTYPE, a script's error, ...) is
- * Redis answering: it passes through, unless it is transient (above). Anything else means Redis did
- * not answer: offline while reconnecting (there is no offline queue), or the socket closed with the
- * command in flight.
+ * Redis answering: it passes through, unless it is transient (above). A lost connection (offline while
+ * reconnecting: there is no offline queue; the socket closed with the command in flight) means Redis
+ * did not answer: 503. Anything else is a bug in the caller and passes through, to be a 500 with its
+ * stack in the log rather than an "outage".
  */
 export function redisFailure(error: unknown): unknown {
   if (error instanceof RedisUnavailableError) return error
-  if (error instanceof ErrorReply && !isTransientReply(error)) return error
+  if (error instanceof ErrorReply ? !isTransientReply(error) : !isConnectionError(error)) return error
   const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
   return new RedisUnavailableError(reason, { cause: error })
 }

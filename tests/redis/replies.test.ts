@@ -1,4 +1,4 @@
-import { ErrorReply } from 'redis'
+import { ClientClosedError, ErrorReply } from 'redis'
 import { describe, expect, it } from 'vitest'
 import { RedisUnavailableError } from '../../src/errors.js'
 import { ReplyDeadlines } from '../../src/redis/replies.js'
@@ -41,9 +41,22 @@ describe('ReplyDeadlines', () => {
       deadlines.call(() => Promise.reject(new ErrorReply('LOADING Redis is loading the dataset'))),
     ).rejects.toBeInstanceOf(RedisUnavailableError)
     await expect(
+      deadlines.call(() =>
+        Promise.reject(new ErrorReply('MISCONF Redis is configured to save RDB snapshots')),
+      ),
+    ).rejects.toBeInstanceOf(RedisUnavailableError)
+    await expect(
       deadlines.call(() => {
-        throw new Error('The client is closed')
+        throw new ClientClosedError()
       }),
     ).rejects.toBeInstanceOf(RedisUnavailableError)
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' })
+    await expect(deadlines.call(() => Promise.reject(reset))).rejects.toBeInstanceOf(RedisUnavailableError)
+  })
+
+  it('lets a bug in the caller through as itself, not as a Redis outage', async () => {
+    const deadlines = new ReplyDeadlines(1000)
+    const bug = new TypeError('Invalid argument type')
+    await expect(deadlines.call(() => Promise.reject(bug))).rejects.toBe(bug)
   })
 })
