@@ -11,7 +11,7 @@ import {
   type Page,
   type ReadFrom,
 } from '../buffers/store.js'
-import { AppError } from '../errors.js'
+import { AppError, RedisUnavailableError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { apiToken, tokenOrSession } from '../middleware/api-token.js'
 import { jsonBody } from '../middleware/json-body.js'
@@ -179,9 +179,15 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
       // Hono runs GET handlers for HEAD: answer with the stream's head alone, never open one.
       if (c.req.method === 'HEAD') return c.body(null, 200, EVENT_STREAM_HEADERS)
       if (hub.closed) return goElsewhere(c, sse.retryMs)
-      // Read before the stream opens, so Redis trouble is a 503 a client can see, not a broken stream.
+      // Read before the stream opens, so Redis trouble is a 503 a client can see, not a broken stream;
+      // but EventSource gives up for good on anything but 200, so a browser is told to come back instead.
       const store = storeOf(c)
-      const first = await store.read(name, start, CATCH_UP_PAGE)
+      const first = await store.read(name, start, CATCH_UP_PAGE).catch((error: unknown) => {
+        if (error instanceof RedisUnavailableError && c.req.header('Accept')?.includes('text/event-stream'))
+          return null
+        throw error
+      })
+      if (!first) return goElsewhere(c, sse.retryMs)
       const { sink, end, response } = openEventStream(c)
       let membership: Membership | null = null
       const outbox = new Outbox({
@@ -211,9 +217,10 @@ export function bufferRoutes({ hub, logger, apiTokens, scripts, maxLen, sse }: B
 }
 
 /**
- * The answer of a replica that is shutting down: an empty stream that ends at once, on a connection
- * that closes. Any status but 200 would make EventSource give up for good; this makes it reconnect,
- * with its Last-Event-ID, to a replica that is still serving.
+ * The answer of a replica that is shutting down, or cannot reach Redis, to an event stream: an empty
+ * stream that ends at once, on a connection that closes. Any status but 200 would make EventSource give
+ * up for good; this makes it reconnect after `retry`, with its Last-Event-ID, to a replica (this one or
+ * another) that can serve.
  */
 function goElsewhere(c: Context, retryMs: number): Response {
   return c.body(retryFrame(retryMs).toString(), 200, { ...EVENT_STREAM_HEADERS, Connection: 'close' })

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../support/app.js'
-import { appendNumbers, bufferName, datas, openEvents, range } from '../support/buffers.js'
+import { appendNumbers, bufferName, datas, openEvents, range, tokenHeaders } from '../support/buffers.js'
 import { TestRedisServer } from '../support/redis-server.js'
 
 // Our own Redis, persisted to an append-only file in a directory of its own, so a restart is an
@@ -67,6 +67,17 @@ describe('live delivery through Redis trouble', async () => {
     const down = await readiness()
     expect(down.code).toBe(503)
     expect(down.body.checks['sse:liveReader']?.[0].status).toBe('fail')
+    // A new subscriber meanwhile: a browser (EventSource) is told to retry, as any other status would make
+    // it give up for good; any other client sees the 503.
+    const browser = await app.request(`/buffers/${name}/events`, {
+      headers: { ...tokenHeaders, Accept: 'text/event-stream' },
+    })
+    expect(browser.status).toBe(200)
+    expect(browser.headers.get('connection')).toBe('close')
+    expect(await browser.text()).toMatch(/^retry: \d+\n\n$/)
+    const other = await app.request(`/buffers/${name}/events`, { headers: tokenHeaders })
+    expect(other.status).toBe(503)
+    expect(other.headers.get('retry-after')).toBe('1')
 
     await server.restart()
     await appendWhenUp(name, range(11, 20))
