@@ -36,3 +36,11 @@ export class RedisUnavailableError extends AppError {
     if (options?.cause !== undefined) this.cause = options.cause
   }
 }
+
+/** Redis did not answer within `timeoutMs`: connected but hung, or too slow. */
+export class RedisTimeoutError extends RedisUnavailableError {
+  constructor(readonly timeoutMs: number) {
+    super(`no reply within ${timeoutMs} ms`)
+    this.name = 'RedisTimeoutError'
+  }
+}

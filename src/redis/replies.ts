@@ -9,7 +9,7 @@ import {
   SocketTimeoutError,
   TimeoutError,
 } from 'redis'
-import { RedisUnavailableError } from '../errors.js'
+import { RedisTimeoutError, RedisUnavailableError } from '../errors.js'
 
 /**
  * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
@@ -56,8 +56,6 @@ export function redisFailure(error: unknown): unknown {
   return new RedisUnavailableError(reason, { cause: error })
 }
 
-const noReply = (timeoutMs: number) => new RedisUnavailableError(`no reply within ${timeoutMs} ms`)
-
 /**
  * Runs one command within `timeoutMs`, failures mapped by {@link redisFailure}. node-redis's own
  * command timeout stops counting once a command is written, so a hung Redis (SIGSTOP, a stuck
@@ -67,7 +65,7 @@ const noReply = (timeoutMs: number) => new RedisUnavailableError(`no reply withi
 export async function callWithin<T>(command: () => Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(noReply(timeoutMs)), timeoutMs)
+    timer = setTimeout(() => reject(new RedisTimeoutError(timeoutMs)), timeoutMs)
   })
   try {
     return await Promise.race([command(), deadline])
@@ -136,7 +134,7 @@ export class ReplyDeadlines {
     for (let pending = this.#queue[this.#head]; pending && pending.deadline <= now; ) {
       if (!pending.settled) {
         pending.settled = true
-        pending.reject(noReply(this.#timeoutMs))
+        pending.reject(new RedisTimeoutError(this.#timeoutMs))
       }
       pending = this.#queue[++this.#head]
     }

@@ -1,6 +1,8 @@
 import { Hono } from 'hono'
+import { RedisTimeoutError } from '../errors.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { RedisVariables } from '../middleware/redis.js'
+import { callWithin } from '../redis/replies.js'
 
 /**
  * Liveness and readiness, in the IETF health-check draft format (`application/health+json`).
@@ -22,21 +24,15 @@ type Outcome = { ok: true; ms: number } | { ok: false; reason: string }
 
 async function pingWithin(ping: () => Promise<string>, timeoutMs: number): Promise<Outcome> {
   const started = performance.now()
-  let timer: NodeJS.Timeout | undefined
-  const tooSlow = new Promise<Outcome>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ ok: false, reason: `redis too slow: no PONG within ${timeoutMs} ms` }),
-      timeoutMs,
-    )
-  })
-  const answered = ping().then(
-    (): Outcome => ({ ok: true, ms: Math.round((performance.now() - started) * 100) / 100 }),
-    (): Outcome => ({ ok: false, reason: 'redis unreachable' }),
-  )
   try {
-    return await Promise.race([answered, tooSlow])
-  } finally {
-    clearTimeout(timer)
+    await callWithin(ping, timeoutMs)
+    return { ok: true, ms: Math.round((performance.now() - started) * 100) / 100 }
+  } catch (error) {
+    // Whichever deadline came first, READY_TIMEOUT_MS here or REDIS_COMMAND_TIMEOUT_MS in the facade.
+    if (error instanceof RedisTimeoutError) {
+      return { ok: false, reason: `redis too slow: no PONG within ${error.timeoutMs} ms` }
+    }
+    return { ok: false, reason: 'redis unreachable' }
   }
 }
 
