@@ -43,7 +43,14 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   app.onError(handleError(logger))
   app.notFound(handleNotFound)
 
-  app.use(requestId(), observeRequests(accessLog({ logger }), requestMetrics({ metrics })))
+  app.use(
+    requestId(),
+    observeRequests(
+      // Probes arrive every few seconds from every balancer and orchestrator: counted in the metrics, not logged.
+      accessLog({ logger, skipPaths: ['/healthz', '/readyz'] }),
+      requestMetrics({ metrics }),
+    ),
+  )
   // Only for methods that carry a body: on @hono/node-server, looking at a GET's body materialises a
   // full Request object, a cost every hot read would pay for nothing.
   app.on(

@@ -73,11 +73,7 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
     const dropped = connection
     connection = undefined
     connectionId = undefined
-    try {
-      dropped?.destroy()
-    } catch {
-      // Already closed.
-    }
+    dropped?.destroy() // idempotent in node-redis 6
   }
 
   return {

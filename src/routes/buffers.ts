@@ -40,8 +40,8 @@ export interface BufferRouteOptions {
 }
 
 /** The largest item: its data as JSON text, in UTF-8 bytes. */
-export const ITEM_MAX_BYTES = 64 * 1024
-export const BATCH_MAX_ITEMS = 1000
+const ITEM_MAX_BYTES = 64 * 1024
+const BATCH_MAX_ITEMS = 1000
 const PAGE_DEFAULT = 100
 const PAGE_MAX = 1000
 /** On shutdown, how long a stream may take to flush what is queued before it is cut. */

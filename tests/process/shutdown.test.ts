@@ -96,6 +96,9 @@ describe('SIGTERM', () => {
     const exit = await service.exited
     expect(exit.code).toBe(0)
     expect(service.stdout).toMatch(/"msg":"shutdown: complete"/)
+    // The access log, flushed by the exit: the session request, not the probes.
+    expect(service.stdout).toMatch(/"method":"POST","route":"\/sessions","status":201.*"msg":"request"/)
+    expect(service.stdout).not.toMatch(/"route":"\/(healthz|readyz)"/)
   })
 
   it('exits 1 when SHUTDOWN_TIMEOUT_MS passes before requests finish', async () => {
