@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import fs, { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createLogDestination } from '../src/log-destination.js'
 
 const BUILT = fileURLToPath(new URL('../dist/log-destination.js', import.meta.url))
@@ -30,6 +30,21 @@ describe('createLogDestination', () => {
       .map((line) => JSON.parse(line))
     expect(lines.map((line) => line.n)).toEqual([1, 2, 3])
     closeSync(file.fd)
+  })
+
+  it('uses one write(2) for all the lines of a turn', async () => {
+    const file = tempFile()
+    const logger = pino({ base: undefined }, createLogDestination({ fd: file.fd }))
+    const writes = vi.spyOn(fs, 'writeSync')
+    try {
+      for (let n = 0; n < 50; n++) logger.info({ n }, 'line')
+      await nextTurn()
+      expect(writes.mock.calls.filter(([fd]) => fd === file.fd)).toHaveLength(1)
+      expect(file.read().trim().split('\n')).toHaveLength(50)
+    } finally {
+      writes.mockRestore()
+      closeSync(file.fd)
+    }
   })
 
   it('writes at once when a turn has logged more than batchChars', () => {

@@ -304,6 +304,16 @@ describe('buffers', async () => {
       ).toBe(204)
     })
 
+    it("a recreated buffer's ids sort after the deleted one's even when Redis's clock is behind them", async () => {
+      const name = bufferName()
+      await appendNumbers(app, name, [1])
+      await app.request(`/buffers/${name}`, { method: 'DELETE', headers: tokenHeaders })
+      // As if the deleted buffer had issued ids an hour ahead of this clock (a failover to a slower one).
+      const ahead = Date.now() + 3_600_000
+      await client.hSet(keys.bufferMeta(name), 'deleted', `${ahead}-5`)
+      expect(await appendNumbers(app, name, [2, 3])).toEqual([`${ahead}-6`, `${ahead}-7`])
+    })
+
     it('a recreated buffer issues ids after every id of the deleted one', async () => {
       const name = bufferName()
       const old = await appendNumbers(app, name, range(1, 50))
