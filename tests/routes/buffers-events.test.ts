@@ -30,6 +30,21 @@ describe('GET /buffers/:name/events', async () => {
     await stream.close()
   })
 
+  it("serves a buffer's first subscriber at once, without waiting out the live reader's block", async () => {
+    const [first, second] = [bufferName(), bufferName()]
+    const a = await openEvents(app, first)
+    // An item for `first` ends the reader's blocking read; it blocks again (2 s) right after delivering it.
+    await appendNumbers(app, first, [1])
+    expect(datas(await a.events(1))).toEqual([1])
+    const b = await openEvents(app, second)
+    const started = performance.now()
+    await appendNumbers(app, second, [2])
+    // Without a wake, `second` would only be read when that block ends, nearly 2 s later.
+    expect(datas(await b.events(1))).toEqual([2])
+    expect(performance.now() - started).toBeLessThan(1000)
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('lets a browser in with its session cookie, and re-sends the cookie with a fresh Max-Age', async () => {
     const created = await app.request('/sessions', { method: 'POST' })
     const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
