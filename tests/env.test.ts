@@ -28,6 +28,12 @@ describe('loadEnv', () => {
       bodyLimitBytes: 1_048_576,
       shutdownDelayMs: 0,
       shutdownTimeoutMs: 30_000,
+      sessionTtlSeconds: 86_400,
+      bufferMaxLen: 10_000,
+      sseHeartbeatMs: 15_000,
+      sseRetryMs: 2000,
+      sseQueueMaxEvents: 1000,
+      sseQueueMaxBytes: 1_048_576,
     })
     expect(Object.isFrozen(env)).toBe(true)
     expect(Object.isFrozen(env.sessionSecrets)).toBe(true)

@@ -75,8 +75,11 @@ describe('tokenOrSession', async () => {
       headers: { 'Content-Type': 'application/json' },
       body: '{}',
     })
+    expect(created.status).toBe(201)
     const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
-    await app.request('/sessions/current', { method: 'DELETE', headers: { Cookie: cookie } })
+    expect((await app.request('/test-reader', { headers: { Cookie: cookie } })).status).toBe(200)
+    const ended = await app.request('/sessions/current', { method: 'DELETE', headers: { Cookie: cookie } })
+    expect(ended.status).toBe(204)
     const res = await app.request('/test-reader', { headers: { Cookie: cookie } })
     expect(res.status).toBe(401)
     expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } })

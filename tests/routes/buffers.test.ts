@@ -283,6 +283,8 @@ describe('buffers', async () => {
       async (query) => {
         const res = await app.request(`/buffers/${bufferName()}/items${query}`, { headers: tokenHeaders })
         expect(res.status).toBe(400)
+        const code = query.startsWith('?after') ? 'invalid_id' : 'invalid_limit'
+        expect(await res.json()).toMatchObject({ error: { code } })
       },
     )
   })
