@@ -47,7 +47,7 @@ const PAGE_MAX = 1000
 /** On shutdown, how long a stream may take to flush what is queued before it is cut. */
 const END_GRACE_MS = 2000
 
-const event = z.string().regex(EVENT_NAME, { error: 'must match ^[A-Za-z0-9._:-]{1,64}$' })
+const event = z.string().regex(EVENT_NAME, { error: `must match ${EVENT_NAME.source}` })
 
 /** One item `{event?, data}` or a batch `{items: [...]}`; `data` is any JSON, null included. */
 // `data` is optional to zod only so that the check below can say "is required" (zod 4 says "expected nonoptional").
@@ -81,11 +81,7 @@ type Variables = RedisVariables & SessionVariables
 
 const validName = createMiddleware(async (c, next) => {
   if (!BUFFER_NAME.test(c.req.param('name') ?? '')) {
-    throw new AppError(
-      400,
-      'invalid_buffer_name',
-      'A buffer name must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$',
-    )
+    throw new AppError(400, 'invalid_buffer_name', `A buffer name must match ${BUFFER_NAME.source}`)
   }
   await next()
 })
