@@ -24,11 +24,11 @@ export interface SessionScriptSources {
 /** The data's JSON text: what a session key holds and the scripts return. */
 type DataJson = string
 
-const tooLarge = (bytes: number) =>
+const tooLarge = (bytes: number, atLeast = false) =>
   new AppError(
     413,
     'session_data_too_large',
-    `Session data would be ${bytes} bytes of JSON; the limit is ${SESSION_DATA_MAX_BYTES}`,
+    `Session data would be ${atLeast ? 'at least ' : ''}${bytes} bytes of JSON; the limit is ${SESSION_DATA_MAX_BYTES}`,
   )
 
 /** JSON-encoded key, JSON-encoded value pairs, as session-patch.lua compares and splices them. */
@@ -86,13 +86,18 @@ export class SessionStore {
   async patch(id: string, patch: SessionData): Promise<Session | null> {
     const set = Object.entries(patch).filter(([, value]) => value !== null)
     const removed = Object.keys(patch).filter((name) => patch[name] === null)
+    const members = toMembers(set)
+    // Every key set ends up in the result, so its members alone bound the size from below: a patch that
+    // cannot fit is refused here rather than spliced by Redis, which serves everyone else meanwhile.
+    const leastBytes = members.reduce((sum, text) => sum + Buffer.byteLength(text) + 1, 1)
+    if (leastBytes > SESSION_DATA_MAX_BYTES) throw tooLarge(leastBytes, true)
     const reply = await this.scripts.patch.exec(
       [keys.session(id)],
       [
         String(this.ttlSeconds),
         String(SESSION_DATA_MAX_BYTES),
         String(set.length),
-        ...toMembers(set),
+        ...members,
         ...removed.map((name) => JSON.stringify(name)),
       ],
     )

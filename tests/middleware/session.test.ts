@@ -79,6 +79,21 @@ describe('sessions middleware', () => {
     expect(Object.keys(commands).sort()).toEqual(['evalsha', 'get', 'set'])
   })
 
+  it('refuses a patch that cannot fit in 4 KiB whatever the session holds, without asking Redis', async () => {
+    const commands = await commandsDuring(async () => {
+      const res = await test.app.request('/sessions/current', {
+        method: 'PATCH',
+        body: JSON.stringify({
+          data: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i])),
+        }),
+        headers: { Cookie: cookie, 'Content-Type': 'application/json' },
+      })
+      expect(res.status).toBe(413)
+      expect(await res.json()).toMatchObject({ error: { code: 'session_data_too_large' } })
+    })
+    expect(commands).toEqual({})
+  })
+
   it('rejects a bad cookie without asking Redis', async () => {
     const commands = await commandsDuring(async () => {
       const res = await test.app.request('/sessions/current', { headers: { Cookie: 'sid=forged.value' } })
