@@ -157,7 +157,6 @@ export interface Env {
 
 /** Thrown by {@link loadEnv}; `problems` holds one line per bad variable, each naming it. */
 export class ConfigError extends Error {
-  readonly code = 'invalid_config'
   constructor(readonly problems: readonly string[]) {
     super(`Invalid configuration:\n${problems.map((line) => `  - ${line}`).join('\n')}`)
     this.name = 'ConfigError'

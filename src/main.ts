@@ -2,18 +2,12 @@ import type { Server } from 'node:http'
 import { serve } from '@hono/node-server'
 import { createApp } from './app.js'
 import { ConfigError, describeRedisUrl, type Env, loadEnv } from './env.js'
-import type { Logger } from './logger.js'
-import { connectWithinBudget, createNodeRedisClient, RedisStartupError } from './redis/connection.js'
-import { createRedisFacade } from './redis/facade.js'
-import { drainAndClose } from './shutdown.js'
+import { EXIT_CODES } from './process/exit-codes.js'
+import type { Logger } from './process/logger.js'
+import { drainAndClose } from './process/shutdown.js'
+import { connectRedis, type RedisConnection, RedisStartupError } from './redis/connection.js'
 
-/**
- * The process: the only file that reads process.env, handles signals or exits.
- *
- * Exit codes (sysexits.h): 0 clean shutdown, 1 failure or forced/late shutdown, 69 (EX_UNAVAILABLE)
- * Redis unreachable at startup, 78 (EX_CONFIG) invalid configuration.
- */
-export const EXIT_CODES = { ok: 0, failure: 1, unavailable: 69, config: 78 } as const
+/** The process: the only file that reads process.env, handles signals or exits (see EXIT_CODES). */
 
 function fail(code: number, lines: readonly string[]): never {
   process.stderr.write(`hono-redis-service: ${lines.join('\n')}\n`)
@@ -33,30 +27,9 @@ function loadConfigOrExit(): Env {
   }
 }
 
-async function main() {
-  const env = loadConfigOrExit()
-
-  // The app's logger, once there is an app: one pino destination per process, so lines never interleave.
-  let logger: Logger | undefined
-  let lastLoggedError = ''
-  const client = createNodeRedisClient({
-    url: env.redisUrl,
-    commandTimeoutMs: env.redisCommandTimeoutMs,
-    // During startup connectWithinBudget keeps the last reason for the exit message; once running,
-    // an outage is logged once per distinct error rather than once per reconnect attempt.
-    onError: (error) => {
-      if (!logger || error.message === lastLoggedError) return
-      lastLoggedError = error.message
-      logger.warn({ err: error.message }, 'redis connection error; reconnecting')
-    },
-  })
-  client.on('ready', () => {
-    if (logger && lastLoggedError) logger.info('redis connection restored')
-    lastLoggedError = ''
-  })
-
+async function connectOrExit(env: Env): Promise<RedisConnection> {
   try {
-    await connectWithinBudget(client, env.redisUrl, env.redisConnectTimeoutMs)
+    return await connectRedis(env)
   } catch (error) {
     if (!(error instanceof RedisStartupError)) throw error
     fail(EXIT_CODES.unavailable, [
@@ -67,9 +40,29 @@ async function main() {
       '  A slow-starting Redis: raise REDIS_CONNECT_TIMEOUT_MS.',
     ])
   }
+}
 
-  const app = createApp(env, createRedisFacade(client, { commandTimeoutMs: env.redisCommandTimeoutMs }))
-  logger = app.logger
+/** An outage is logged once per distinct error, not once per reconnect attempt, and once when it ends. */
+function logConnectionState({ client }: RedisConnection, logger: Logger): void {
+  let lastLoggedError = ''
+  client.on('error', (error: Error) => {
+    if (error.message === lastLoggedError) return
+    lastLoggedError = error.message
+    logger.warn({ err: error.message }, 'redis connection error; reconnecting')
+  })
+  client.on('ready', () => {
+    if (lastLoggedError) logger.info('redis connection restored')
+    lastLoggedError = ''
+  })
+}
+
+async function main() {
+  const env = loadConfigOrExit()
+  const connection = await connectOrExit(env)
+  const app = createApp(env, connection.redis)
+  const { logger } = app
+  logConnectionState(connection, logger)
+
   const server = serve({ fetch: app.fetch, port: env.port, hostname: env.host }, (info) => {
     logger.info(
       { url: `http://${info.address}:${info.port}`, redis: describeRedisUrl(env.redisUrl) },
@@ -97,7 +90,7 @@ async function main() {
       server,
       lifecycle: app.lifecycle,
       delayMs: env.shutdownDelayMs,
-      closeRedis: () => (client.isReady ? client.close() : Promise.resolve(client.destroy())),
+      closeRedis: connection.close,
       logger,
     }).then(
       () => process.exit(EXIT_CODES.ok),

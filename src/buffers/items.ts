@@ -1,5 +1,5 @@
 import type { RawStreamEntry } from '../redis/stream-reader.js'
-import { DEFAULT_EVENT } from './names.js'
+import { DEFAULT_EVENT } from './limits.js'
 
 /** One buffered item, as stored (see buffer-append.lua for the fields). */
 export interface BufferItem {

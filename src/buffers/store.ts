@@ -1,15 +1,8 @@
-import type { Redis, Script } from '../redis/facade.js'
+import type { Redis, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
+import { readLuaScript } from '../redis/scripts.js'
 import type { RawStreamEntry } from '../redis/stream-reader.js'
 import { type BufferItem, toBufferItem } from './items.js'
-
-/** The Lua sources the store runs; read once per app (see readLuaScript). */
-export interface BufferScriptSources {
-  append: string
-  read: string
-  info: string
-  delete: string
-}
 
 export type ResetReason = 'trimmed' | 'deleted' | 'ahead'
 
@@ -47,6 +40,7 @@ type ReadReply = [ResetReason | null, string | null, string | null, RawStreamEnt
 /**
  * Buffers in Redis, one stream per buffer. Every operation is one atomic round trip (a Lua script),
  * which is what makes a batch all-or-nothing and the reset rule exact under concurrent appends.
+ * Built once per app; it loads its own scripts (src/redis/scripts/buffer-*.lua).
  */
 export class BufferStore {
   readonly #append: Script<string[]>
@@ -54,15 +48,15 @@ export class BufferStore {
   readonly #info: Script<[number, string, string] | null>
   readonly #delete: Script<number>
 
+  /** `maxLen`: BUFFER_MAX_LEN, the most items a buffer keeps. */
   constructor(
     redis: Redis,
-    scripts: BufferScriptSources,
     private readonly maxLen: number,
   ) {
-    this.#append = redis.createScript(scripts.append)
-    this.#read = redis.createScript(scripts.read)
-    this.#info = redis.createScript(scripts.info)
-    this.#delete = redis.createScript(scripts.delete)
+    this.#append = redis.createScript(readLuaScript('buffer-append'))
+    this.#read = redis.createScript(readLuaScript('buffer-read'))
+    this.#info = redis.createScript(readLuaScript('buffer-info'))
+    this.#delete = redis.createScript(readLuaScript('buffer-delete'))
   }
 
   /** Resolves with the ids once Redis has stored every item, or stores none. */

@@ -1,45 +1,32 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createClient } from 'redis'
-import { backoffDelay } from '../backoff.js'
-import { describeRedisUrl } from '../env.js'
-import { isTransientReply } from './replies.js'
+import { describeRedisUrl, type Env } from '../env.js'
+import { backoffDelay } from '../lib/backoff.js'
+import { Deadline } from '../lib/deadline.js'
+import { createRedisClient, type Redis } from './client.js'
+import { isTransientReply } from './failures.js'
 
 /**
- * The node-redis connection lifecycle: options, startup within a budget, reconnect with capped backoff.
- * main.ts owns the connection; the app only ever sees the facade built on top of it.
+ * The node-redis connection's lifecycle: options, startup within a budget, reconnect with capped
+ * backoff. main.ts and the tests connect through {@link connectRedis}; the app only ever sees the
+ * {@link Redis} built on top.
  */
 
 export type NodeRedisClient = ReturnType<typeof createNodeRedisClient>
 
-export interface ConnectionOptions {
-  url: string
-  /** Bounds each connection attempt (at least 1 s); replies are bounded by the facade (see facade.ts). */
-  commandTimeoutMs: number
-  /** Called for every connection error; node-redis kills the process on an unhandled 'error' event. */
-  onError: (error: Error) => void
-}
+export type RedisSettings = Pick<Env, 'redisUrl' | 'redisCommandTimeoutMs' | 'redisConnectTimeoutMs'>
 
-export function createNodeRedisClient({ url, commandTimeoutMs, onError }: ConnectionOptions) {
-  const client = createClient({
-    url,
-    // Without this, commands issued while reconnecting wait in a queue: requests would hang, not 503.
-    disableOfflineQueue: true,
-    // node-redis's per-command timeout (5 s by default) is off: it stops counting once a command is
-    // written, so it cannot bound a hung Redis, and it costs an AbortSignal per command. The facade
-    // bounds every reply instead.
-    commandOptions: { timeout: 0 },
-    socket: {
-      connectTimeout: Math.max(commandTimeoutMs, 1000),
-      reconnectStrategy: backoffDelay,
-    },
-  })
-  client.on('error', onError)
-  return client
+export interface RedisConnection {
+  /** What createApp takes. */
+  redis: Redis
+  /** The node-redis client underneath, for its events ('error', 'ready') and for tests' assertions. */
+  client: NodeRedisClient
+  /** Waits for pending replies when connected, drops the connection at once otherwise. */
+  close(): Promise<void>
 }
 
 /** Why the service could not reach Redis at startup; main.ts turns it into exit code 69. */
 export class RedisStartupError extends Error {
-  readonly code = 'redis_unreachable'
   constructor(
     readonly target: string,
     readonly budgetMs: number,
@@ -50,23 +37,46 @@ export class RedisStartupError extends Error {
   }
 }
 
+function createNodeRedisClient({ redisUrl, redisCommandTimeoutMs }: RedisSettings) {
+  const client = createClient({
+    url: redisUrl,
+    // Without this, commands issued while reconnecting wait in a queue: requests would hang, not 503.
+    disableOfflineQueue: true,
+    // node-redis's per-command timeout (5 s by default) stops counting once a command is written, so it
+    // cannot bound a hung Redis, and it costs an AbortSignal per command: off. The client bounds every
+    // reply instead (see createRedisClient).
+    commandOptions: { timeout: 0 },
+    socket: {
+      connectTimeout: Math.max(redisCommandTimeoutMs, 1000),
+      reconnectStrategy: backoffDelay,
+    },
+  })
+  // node-redis kills the process on an unhandled 'error' event; the process logs them (main.ts).
+  client.on('error', () => {})
+  return client
+}
+
 /** How often startup asks again while Redis answers "not now" (e.g. LOADING its dataset). */
 const STARTUP_PING_RETRY_MS = 100
 
 /**
- * Connects, retrying (a Redis that starts a moment later, or is still loading its data, is fine),
- * until the whole handshake (TCP, TLS, HELLO/AUTH and a PING) has succeeded or `budgetMs` is spent. On
- * failure the client is destroyed, so no reconnect loop outlives the attempt, and the last reason is
- * reported.
+ * Connects to Redis, retrying (a Redis that starts a moment later, or is still loading its data, is
+ * fine), until the whole handshake (TCP, TLS, HELLO/AUTH and a PING) has succeeded or
+ * REDIS_CONNECT_TIMEOUT_MS is spent. Then throws {@link RedisStartupError} with the last reason, after
+ * destroying the client, so no reconnect loop outlives the attempt. Once connected, node-redis
+ * reconnects on its own, forever.
+ *
+ * @example
+ * ```ts
+ * const { redis, close } = await connectRedis(env)
+ * const app = createApp(env, redis)
+ * ```
  */
-export async function connectWithinBudget(
-  client: NodeRedisClient,
-  url: string,
-  budgetMs: number,
-): Promise<void> {
+export async function connectRedis(settings: RedisSettings): Promise<RedisConnection> {
+  const budgetMs = settings.redisConnectTimeoutMs
+  const client = createNodeRedisClient(settings)
   let lastReason = 'no answer from Redis (the connection opened but the handshake never completed)'
   let socketOpened = false
-  let expired = false
   const recordError = (error: Error) => {
     lastReason = error.message || error.name
   }
@@ -76,6 +86,7 @@ export async function connectWithinBudget(
   client.on('error', recordError)
   client.on('connect', recordConnect)
 
+  const giveUpAt = performance.now() + budgetMs
   const handshake = async () => {
     await client.connect()
     for (;;) {
@@ -84,28 +95,25 @@ export async function connectWithinBudget(
         return
       } catch (error) {
         if (error instanceof Error) recordError(error)
-        if (!isTransientReply(error) || expired) throw error
+        if (!isTransientReply(error) || performance.now() >= giveUpAt) throw error
         await sleep(STARTUP_PING_RETRY_MS)
       }
     }
   }
 
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      expired = true
-      reject(new Error('budget spent'))
-    }, budgetMs)
-  })
   try {
-    await Promise.race([handshake(), deadline])
+    await new Deadline(budgetMs).within(handshake)
   } catch {
     if (!socketOpened && lastReason.startsWith('no answer')) lastReason = 'connection attempt timed out'
     client.destroy()
-    throw new RedisStartupError(describeRedisUrl(url), budgetMs, lastReason)
+    throw new RedisStartupError(describeRedisUrl(settings.redisUrl), budgetMs, lastReason)
   } finally {
-    clearTimeout(timer)
     client.off('error', recordError)
     client.off('connect', recordConnect)
+  }
+  return {
+    redis: createRedisClient(client, settings.redisCommandTimeoutMs),
+    client,
+    close: () => (client.isReady ? client.close() : Promise.resolve(client.destroy())),
   }
 }

@@ -1,6 +1,6 @@
-import { RedisUnavailableError } from '../errors.js'
+import type { Deadline } from '../lib/deadline.js'
 import type { NodeRedisClient } from './connection.js'
-import { callWithin } from './replies.js'
+import { RedisUnavailableError, replyDeadline } from './failures.js'
 
 /** One stream entry as Redis returns it: the id and a flat field, value list. */
 export type RawStreamEntry = [id: string, fields: string[]]
@@ -56,6 +56,18 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
   let opening: Promise<unknown> | undefined
   let openingUntil = 0
 
+  const replies = replyDeadline(commandTimeoutMs)
+  // A blocking read's reply may take its block time on top; one deadline per block time asked for.
+  const blockedReplies = new Map<number, Deadline>()
+  const blockedReplyDeadline = (blockMs: number) => {
+    let deadline = blockedReplies.get(blockMs)
+    if (!deadline) {
+      deadline = replyDeadline(blockMs + commandTimeoutMs)
+      blockedReplies.set(blockMs, deadline)
+    }
+    return deadline
+  }
+
   const open = (): NodeRedisClient => {
     const opened = commands.duplicate()
     // Failures surface through read(); node-redis reconnects on its own (capped backoff).
@@ -88,20 +100,19 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
       try {
         if (!client.isReady && opening) {
           const first = opening
-          await callWithin(() => first, commandTimeoutMs).catch(() => {})
+          await replies.within(() => first).catch(() => {})
           opening = undefined
         }
         if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
-        connectionId ??= await callWithin(() => client.clientId(), commandTimeoutMs)
+        connectionId ??= await replies.within(() => client.clientId())
         // Woken while getting here: the caller's set of streams changed, so it should ask again.
         if (wakeRequested) return null
         const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
         for (const { key } of streams) command.push(key)
         for (const { id } of streams) command.push(id)
         blocking = true
-        return (await callWithin(
-          () => client.sendCommand(command),
-          blockMs + commandTimeoutMs,
+        return (await blockedReplyDeadline(blockMs).within(() =>
+          client.sendCommand(command),
         )) as StreamReadReply | null
       } catch (error) {
         if (error instanceof RedisUnavailableError && client.isReady) drop()

@@ -1,7 +1,8 @@
-import { AppError } from '../errors.js'
-import type { Redis, Script } from '../redis/facade.js'
+import { randomBytes } from 'node:crypto'
+import { ServiceError } from '../lib/errors.js'
+import type { Redis, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
-import { newSessionId } from './signed-id.js'
+import { readLuaScript } from '../redis/scripts.js'
 
 /** A session's data: a JSON object. Top-level keys are what PATCH merges. */
 export type SessionData = Record<string, unknown>
@@ -15,18 +16,15 @@ export interface Session {
 /** The largest session data accepted, as UTF-8 bytes of its JSON. */
 export const SESSION_DATA_MAX_BYTES = 4096
 
-/** The Lua sources the store runs; read once per app (see readLuaScript). */
-export interface SessionScriptSources {
-  patch: string
-  rotate: string
-}
-
 /** The data's JSON text: what a session key holds and the scripts return. */
 type DataJson = string
 
+/** A session id: 192 bits from the CSPRNG, base64url (32 characters). */
+const newSessionId = () => randomBytes(24).toString('base64url')
+
 const tooLarge = (bytes: number, atLeast = false) =>
-  new AppError(
-    413,
+  new ServiceError(
+    'too_large',
     'session_data_too_large',
     `Session data would be ${atLeast ? 'at least ' : ''}${bytes} bytes of JSON; the limit is ${SESSION_DATA_MAX_BYTES}`,
   )
@@ -41,7 +39,8 @@ const parseData = (json: DataJson) => JSON.parse(json) as SessionData
 /**
  * Sessions in Redis, one string per session holding the data's JSON text, every operation one atomic
  * round trip: a read is GETEX (read and slide the expiry), a create SET NX EX, patch and rotate Lua
- * scripts. The expiry slides: every successful read or write resets it to the full TTL.
+ * scripts. The expiry slides: every successful read or write resets it to the full TTL. Built once per
+ * app; it loads its own scripts (src/redis/scripts/session-*.lua).
  */
 export class SessionStore {
   private readonly scripts: {
@@ -51,12 +50,11 @@ export class SessionStore {
 
   constructor(
     private readonly redis: Redis,
-    sources: SessionScriptSources,
     private readonly ttlSeconds: number,
   ) {
     this.scripts = {
-      patch: redis.createScript(sources.patch),
-      rotate: redis.createScript(sources.rotate),
+      patch: redis.createScript(readLuaScript('session-patch')),
+      rotate: redis.createScript(readLuaScript('session-rotate')),
     }
   }
 
@@ -82,7 +80,7 @@ export class SessionStore {
     return data === null ? null : this.session(id, data)
   }
 
-  /** Shallow merge; a key set to null is removed. Throws 413 when the merged data would be too large. */
+  /** Shallow merge; a key set to null is removed. Throws `session_data_too_large` when the merged data would be too large. */
   async patch(id: string, patch: SessionData): Promise<Session | null> {
     const set = Object.entries(patch).filter(([, value]) => value !== null)
     const removed = Object.keys(patch).filter((name) => patch[name] === null)

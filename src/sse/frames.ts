@@ -1,29 +1,40 @@
-import type { BufferItem } from '../buffers/items.js'
-import type { Reset } from '../buffers/store.js'
-
 /**
- * SSE wire frames, encoded once: the live reader encodes an item once and every subscriber's queue
- * holds the same bytes. Ids, event names (validated) and JSON text never contain line breaks.
- * Buffers, not plain Uint8Arrays: a socket's write() would wrap a Uint8Array in a new Buffer on every
- * write, once per subscriber per item.
+ * Server-sent events on the wire (WHATWG HTML, "Server-sent events"): a block of `field: value` lines
+ * ending in a blank line. Frames are Buffers, encoded once: a socket's write() would wrap a plain
+ * Uint8Array in a new Buffer on every write, once per subscriber per frame.
  */
-export const itemFrame = ({ id, event, data }: BufferItem): Buffer =>
-  Buffer.from(`id: ${id}\nevent: ${event}\ndata: ${data}\n\n`)
+export interface SseFields {
+  /** Sets the client's last event id, which it sends back as Last-Event-ID when it reconnects. */
+  id?: string
+  /** The event type; `message` when absent. */
+  event?: string
+  /** The payload; a block with data dispatches an event, one without only sets its fields. */
+  data?: string
+  /** How long the client waits before reconnecting, in ms. */
+  retry?: number
+}
 
-/** No `id:`: the client's last event id stays the last item it really received. */
-export const resetFrame = ({ reason, oldestId }: Reset): Buffer =>
-  Buffer.from(`event: reset\ndata: ${JSON.stringify({ reason, oldestId })}\n\n`)
+const LINE_BREAK = /\r\n|\r|\n/
 
-/** How long EventSource waits before reconnecting. */
-export const retryFrame = (retryMs: number): Buffer => Buffer.from(`retry: ${retryMs}\n\n`)
+function checkSingleLine(field: string, value: string): void {
+  if (LINE_BREAK.test(value)) throw new TypeError(`SSE ${field} must not contain a line break`)
+}
 
-/**
- * The first block of every stream: the reconnect delay, and the stream's starting position as its
- * `id:`. A block without data dispatches no event but still sets EventSource's last event id, so a
- * client that drops before its first item (a quiet buffer during a rolling restart) reconnects from
- * where it started, not from "now": nothing appended meanwhile is skipped.
- */
-export const openingFrame = (retryMs: number, cursor: string): Buffer =>
-  Buffer.from(`retry: ${retryMs}\nid: ${cursor}\n\n`)
+/** One block. Data with line breaks becomes several `data:` lines, which the client joins back. */
+export function encodeFrame({ id, event, data, retry }: SseFields): Buffer {
+  let text = ''
+  if (retry !== undefined) text += `retry: ${Math.trunc(retry)}\n`
+  if (id !== undefined) {
+    checkSingleLine('id', id)
+    text += `id: ${id}\n`
+  }
+  if (event !== undefined) {
+    checkSingleLine('event', event)
+    text += `event: ${event}\n`
+  }
+  if (data !== undefined) text += `data: ${data.split(LINE_BREAK).join('\ndata: ')}\n`
+  return Buffer.from(`${text}\n`)
+}
 
+/** A comment block: dispatches nothing, keeps proxies and clients from timing the connection out. */
 export const HEARTBEAT_FRAME: Buffer = Buffer.from(': heartbeat\n\n')

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream'
+import { Deadline } from '../lib/deadline.js'
 import { HEARTBEAT_FRAME } from './frames.js'
 import { type Heartbeats, type HeartbeatTarget, TICKS_PER_PERIOD } from './heartbeats.js'
 
@@ -17,8 +18,6 @@ export interface OutboxOptions {
   maxBytes: number
   /** The app's shared heartbeat ticker (SSE_HEARTBEAT_MS). */
   heartbeats: Heartbeats
-  /** Called once, when the response is over, with how it ended. */
-  onEnd?: (outcome: OutboxEnd) => void
 }
 
 export type OutboxEnd = 'ended' | 'aborted' | 'overflow'
@@ -31,7 +30,10 @@ export type OutboxEnd = 'ended' | 'aborted' | 'overflow'
  * client never stalls the others or grows memory without limit.
  */
 export class Outbox implements HeartbeatTarget {
+  /** Settles once, when the response is over, with how it ended. */
+  readonly ended: Promise<OutboxEnd>
   readonly #options: OutboxOptions
+  #settleEnded!: (outcome: OutboxEnd) => void
   // Frames waiting for 'drain', and their count and size.
   #queue: Uint8Array[] = []
   #events = 0
@@ -46,6 +48,9 @@ export class Outbox implements HeartbeatTarget {
 
   constructor(options: OutboxOptions) {
     this.#options = options
+    this.ended = new Promise((resolve) => {
+      this.#settleEnded = resolve
+    })
     const { sink, heartbeats } = options
     sink.on('drain', () => this.#flush())
     // The client went away (or the sink was destroyed): nothing more can be sent.
@@ -114,14 +119,12 @@ export class Outbox implements HeartbeatTarget {
   async end(graceMs: number): Promise<void> {
     if (!this.open) return
     this.#ending = true
-    let timer: NodeJS.Timeout | undefined
-    const flushed = await Promise.race([
-      this.drained({ empty: true }).then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), graceMs)
-      }),
-    ])
-    clearTimeout(timer)
+    const flushed = await new Deadline(graceMs)
+      .within(() => this.drained({ empty: true }))
+      .then(
+        () => true,
+        () => false,
+      )
     if (this.#outcome) return
     if (flushed) {
       this.#finish('ended')
@@ -173,6 +176,6 @@ export class Outbox implements HeartbeatTarget {
     this.#options.heartbeats.delete(this)
     this.#queue = []
     this.#wakeDrainWaiters()
-    this.#options.onEnd?.(outcome)
+    this.#settleEnded(outcome)
   }
 }

@@ -1,6 +1,7 @@
 import { request } from 'node:http'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { TestRedisServer } from '../support/redis-server.js'
 import { ServiceProcess } from '../support/service-process.js'
@@ -80,7 +81,7 @@ describe('SIGTERM', () => {
       expect(JSON.parse(answer.body)).toMatchObject({ id: expect.any(String), data: {} })
       expect(answer.at, 'answered after the signal: it was in flight').toBeGreaterThan(signalledAt)
     }
-    expect((await service.exited).code).toBe(0)
+    expect((await service.exited).code).toBe(EXIT_CODES.ok)
     await unblocked()
   })
 
@@ -94,7 +95,7 @@ describe('SIGTERM', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200)
     expect((await createSession(base)).status).toBe(201)
     const exit = await service.exited
-    expect(exit.code).toBe(0)
+    expect(exit.code).toBe(EXIT_CODES.ok)
     expect(service.stdout).toMatch(/"msg":"shutdown: complete"/)
     // The access log, flushed by the exit: the session request, not the probes.
     expect(service.stdout).toMatch(/"method":"POST","route":"\/sessions","status":201.*"msg":"request"/)
@@ -108,7 +109,7 @@ describe('SIGTERM', () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     service.kill('SIGTERM')
     const exit = await service.exited
-    expect(exit.code).toBe(1)
+    expect(exit.code).toBe(EXIT_CODES.failure)
     expect(service.stdout).toMatch(/shutdown timed out/)
     await stuck
     await unblocked()
@@ -121,7 +122,7 @@ describe('SIGTERM', () => {
     const signalledAt = performance.now()
     service.kill('SIGINT')
     const exit = await service.exited
-    expect(exit.code).toBe(1)
+    expect(exit.code).toBe(EXIT_CODES.failure)
     expect(performance.now() - signalledAt).toBeLessThan(2000)
   })
 })

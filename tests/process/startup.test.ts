@@ -1,5 +1,6 @@
 import { createClient } from 'redis'
 import { afterEach, describe, expect, it } from 'vitest'
+import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort, SilentTcpServer } from '../support/net.js'
 import { TestRedisServer } from '../support/redis-server.js'
@@ -7,8 +8,6 @@ import { ServiceProcess } from '../support/service-process.js'
 
 /** The startup contract, tested on the real entry point (`node dist/main.js`) as a child process. */
 
-const EX_CONFIG = 78
-const EX_UNAVAILABLE = 69
 const BUDGET_MS = 1000
 
 /** Busy-waits for ARGV[1] ms inside Redis. */
@@ -38,7 +37,7 @@ describe('invalid configuration: exit 78 within 1 s, before any connection', () 
   it('missing REDIS_URL names it and says how to start a local Redis', async () => {
     const service = start(withoutVar(rawTestEnv('unused'), 'REDIS_URL'))
     const exit = await service.exited
-    expect(exit.code).toBe(EX_CONFIG)
+    expect(exit.code).toBe(EXIT_CODES.config)
     expect(exit.elapsedMs).toBeLessThan(1000)
     expect(service.stderr).toMatch(/REDIS_URL is required/)
     expect(service.stderr).toMatch(/npm run local/)
@@ -46,7 +45,7 @@ describe('invalid configuration: exit 78 within 1 s, before any connection', () 
 
   it('an invalid REDIS_URL is rejected', async () => {
     const service = start(rawTestEnv('http://127.0.0.1:6379'))
-    expect((await service.exited).code).toBe(EX_CONFIG)
+    expect((await service.exited).code).toBe(EXIT_CODES.config)
     expect(service.stderr).toMatch(/REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/)
   })
 
@@ -58,7 +57,7 @@ describe('invalid configuration: exit 78 within 1 s, before any connection', () 
       rawTestEnv(`redis://:redis-password@127.0.0.1:${redis.port}`, { SESSION_SECRET: secret, PORT: 'x' }),
     )
     const exit = await service.exited
-    expect(exit.code).toBe(EX_CONFIG)
+    expect(exit.code).toBe(EXIT_CODES.config)
     expect(exit.elapsedMs).toBeLessThan(1000)
     expect(service.stderr).toMatch(/SESSION_SECRET each comma-separated value must be at least 32 characters/)
     expect(service.stderr).toMatch(/PORT must be a whole number/)
@@ -77,7 +76,7 @@ describe('Redis unreachable at startup: retry for the budget, then exit 69', () 
       }),
     )
     const exit = await service.exited
-    expect(exit.code).toBe(EX_UNAVAILABLE)
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
     expect(exit.elapsedMs).toBeGreaterThanOrEqual(BUDGET_MS)
     expect(exit.elapsedMs).toBeLessThan(BUDGET_MS + 2000)
     expect(service.stderr).toContain(`redis://:***@127.0.0.1:${port}`)
@@ -93,7 +92,7 @@ describe('Redis unreachable at startup: retry for the budget, then exit 69', () 
       rawTestEnv(`redis://127.0.0.1:${silent.port}`, { REDIS_CONNECT_TIMEOUT_MS: String(BUDGET_MS) }),
     )
     const exit = await service.exited
-    expect(exit.code).toBe(EX_UNAVAILABLE)
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
     expect(exit.elapsedMs).toBeLessThan(BUDGET_MS + 2000)
     expect(silent.connections).toBeGreaterThan(0)
     expect(service.stderr).toMatch(/last reason: /)
@@ -105,7 +104,7 @@ describe('Redis unreachable at startup: retry for the budget, then exit 69', () 
     const url = (await redis.url()).replace('redis://', 'redis://:the-wrong-password@')
     const service = start(rawTestEnv(url, { REDIS_CONNECT_TIMEOUT_MS: String(BUDGET_MS) }))
     const exit = await service.exited
-    expect(exit.code).toBe(EX_UNAVAILABLE)
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
     expect(service.stderr).toMatch(/last reason: .*(WRONGPASS|invalid username-password)/)
     expect(service.stderr).not.toContain('the-wrong-password')
   })
@@ -121,7 +120,7 @@ describe('Redis reachable', () => {
     expect(ready.status).toBe(200)
     expect(await ready.json()).toMatchObject({ status: 'pass' })
     service.kill('SIGTERM')
-    expect((await service.exited).code).toBe(0)
+    expect((await service.exited).code).toBe(EXIT_CODES.ok)
   })
 
   it('a Redis busy with a script (BUSY replies) is waited for within the budget', async () => {

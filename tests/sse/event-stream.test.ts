@@ -3,7 +3,7 @@ import { IncomingMessage, ServerResponse } from 'node:http'
 import { connect, createServer, type Socket } from 'node:net'
 import { Hono } from 'hono'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type EventStream, openEventStream } from '../../src/sse/response.js'
+import { type EventStream, openEventStream } from '../../src/sse/event-stream.js'
 
 describe('openEventStream on a Node response', () => {
   const server = createServer()

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { webSink } from '../../src/sse/event-stream.js'
 import { Heartbeats } from '../../src/sse/heartbeats.js'
 import { Outbox, type OutboxEnd } from '../../src/sse/outbox.js'
-import { webSink } from '../../src/sse/response.js'
 
 function outboxOver() {
   const { sink, body } = webSink()
@@ -16,8 +16,8 @@ function outboxOver() {
     maxEvents: 100,
     maxBytes: 1 << 20,
     heartbeats: new Heartbeats(60_000),
-    onEnd: (outcome) => outcomes.push(outcome),
   })
+  void outbox.ended.then((outcome) => outcomes.push(outcome))
   return { outbox, sink, reader: body.getReader(), outcomes, isEnded: () => ended }
 }
 
@@ -31,6 +31,7 @@ describe('Outbox.end(grace)', () => {
     const next = reader.read()
     await ending
     expect((await next).done).toBe(true)
+    expect(await outbox.ended).toBe('ended')
     expect(outcomes).toEqual(['ended'])
     expect(isEnded()).toBe(true)
   })
@@ -40,6 +41,7 @@ describe('Outbox.end(grace)', () => {
     // Written to the sink at once, and never read: the sink stays blocked.
     outbox.push(Buffer.from('data: 1\n\n'))
     await outbox.end(100)
+    expect(await outbox.ended).toBe('aborted')
     expect(outcomes).toEqual(['aborted'])
     expect(isEnded()).toBe(false)
     expect(sink.destroyed).toBe(true)

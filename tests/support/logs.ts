@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import type { Logger } from '../../src/logger.js'
+import type { Logger } from '../../src/process/logger.js'
 
 /** A real pino logger writing into memory, so tests can read the structured lines it produced. */
 export function captureLogs(): { logger: Logger; lines: () => Record<string, unknown>[] } {

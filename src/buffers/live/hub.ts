@@ -1,0 +1,204 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay } from '../../lib/backoff.js'
+import type { Logger } from '../../process/logger.js'
+import { keys } from '../../redis/keys.js'
+import type { StreamReader, StreamReadReply } from '../../redis/stream-reader.js'
+import { compareItemIds } from '../ids.js'
+import { toBufferItem } from '../items.js'
+import { itemFrame } from './frames.js'
+
+/** An item as the live reader hands it out: its SSE frame is encoded once for every subscriber. */
+export interface LiveItem {
+  id: string
+  /** The id before it in the stream; '' at the start of a stream. */
+  prev: string
+  frame: Uint8Array
+}
+
+/** One subscriber of a buffer (an SSE response). */
+export interface FeedListener {
+  /** Called synchronously for every new item, in order. Must not throw. */
+  offer(item: LiveItem): void
+  /** Ends the subscriber's response cleanly (shutdown). */
+  end(): Promise<void>
+}
+
+/** A listener's membership of a buffer's feed. */
+export interface Membership {
+  /** The newest id the live reader has handed out for this buffer (or started from). */
+  readonly lastSeen: string
+  leave(): void
+}
+
+export interface LiveHubOptions {
+  reader: StreamReader
+  logger: Logger
+}
+
+/** How long one XREAD blocks; also how often a healthy idle reader proves it is alive. */
+const BLOCK_MS = 2000
+/** The most entries read per buffer per XREAD. */
+const READ_COUNT = 1000
+/** A read pending this much longer than BLOCK_MS counts as stuck (readiness fails). */
+const STUCK_AFTER_MS = 1000
+
+class Feed {
+  readonly listeners = new Set<FeedListener>()
+  constructor(
+    readonly key: string,
+    public lastSeen: string,
+  ) {}
+}
+
+/** A class, not an object literal with closures: one small object per subscriber. */
+class FeedMembership implements Membership {
+  constructor(
+    readonly feeds: Map<string, Feed>,
+    readonly feed: Feed,
+    readonly listener: FeedListener,
+  ) {}
+
+  get lastSeen(): string {
+    return this.feed.lastSeen
+  }
+
+  leave(): void {
+    const { feeds, feed } = this
+    feed.listeners.delete(this.listener)
+    if (feed.listeners.size === 0 && feeds.get(feed.key) === feed) feeds.delete(feed.key)
+  }
+}
+
+/**
+ * Live delivery for one app: a single blocking reader (XREAD BLOCK on a dedicated connection) over
+ * every buffer that has subscribers, fanning each new item out to them in process. The number of Redis
+ * connections is therefore fixed, whatever the number of subscribers or buffers.
+ *
+ * The reader keeps, per buffer, the last id it handed out and always reads from there: after an outage
+ * it resumes exactly where it stopped. When a buffer gains its first subscriber the block is ended
+ * (CLIENT UNBLOCK) so the next XREAD includes it at once; a buffer that loses its last one simply drops
+ * out of the next XREAD.
+ */
+export class LiveHub {
+  readonly #reader: StreamReader
+  readonly #logger: Logger
+  readonly #feeds = new Map<string, Feed>()
+  #running = false
+  #closed = false
+  #idle: (() => void) | undefined
+  #readingKeys: ReadonlySet<string> | undefined
+  #readStartedAt: number | undefined
+  #failure: string | undefined
+
+  constructor({ reader, logger }: LiveHubOptions) {
+    this.#reader = reader
+    this.#logger = logger
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * Subscribes `listener` to buffer `name`. `newestId` is the buffer's newest id as the caller last
+   * read it: where the reader starts if this is the buffer's first subscriber. Null once closed.
+   */
+  join(name: string, newestId: string, listener: FeedListener): Membership | null {
+    if (this.#closed) return null
+    const key = keys.bufferItems(name)
+    let feed = this.#feeds.get(key)
+    if (!feed) {
+      feed = new Feed(key, newestId)
+      this.#feeds.set(key, feed)
+      this.#wake(key)
+    }
+    feed.listeners.add(listener)
+    return new FeedMembership(this.#feeds, feed, listener)
+  }
+
+  /** Subscribers of `name` in this process. */
+  subscribers(name: string): number {
+    return this.#feeds.get(keys.bufferItems(name))?.listeners.size ?? 0
+  }
+
+  /** Why live delivery is failing right now, or undefined; only while someone is subscribed. */
+  health(): string | undefined {
+    if (this.#closed || this.#feeds.size === 0) return undefined
+    if (!this.#reader.ready) return 'live reader disconnected from Redis'
+    const pendingMs = this.#readStartedAt === undefined ? 0 : performance.now() - this.#readStartedAt
+    if (pendingMs > BLOCK_MS + STUCK_AFTER_MS) {
+      return `live reader stuck: no reply for ${Math.round(pendingMs)} ms`
+    }
+    return this.#failure
+  }
+
+  /** Ends every subscriber's stream cleanly, then drops the reader's connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#idle?.()
+    const listeners = [...this.#feeds.values()].flatMap((feed) => [...feed.listeners])
+    this.#feeds.clear()
+    await Promise.allSettled(listeners.map((listener) => listener.end()))
+    this.#reader.destroy()
+  }
+
+  #wake(key: string): void {
+    if (!this.#running) {
+      void this.#run()
+    } else if (this.#idle) {
+      this.#idle()
+    } else if (this.#readingKeys && !this.#readingKeys.has(key)) {
+      this.#reader.wake()
+    }
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true
+    let failures = 0
+    while (!this.#closed) {
+      if (this.#feeds.size === 0) {
+        await new Promise<void>((resolve) => {
+          this.#idle = resolve
+        })
+        this.#idle = undefined
+        continue
+      }
+      const cursors = [...this.#feeds.values()].map(({ key, lastSeen }) => ({ key, id: lastSeen }))
+      this.#readingKeys = new Set(cursors.map(({ key }) => key))
+      this.#readStartedAt = performance.now()
+      try {
+        const reply = await this.#reader.read(cursors, { blockMs: BLOCK_MS, count: READ_COUNT })
+        if (failures > 0) this.#logger.info('live reader: reading again')
+        failures = 0
+        this.#failure = undefined
+        if (reply) this.#dispatch(reply)
+      } catch (error) {
+        if (this.#closed) break
+        failures++
+        this.#failure = `live reader failing: ${error instanceof Error ? error.message : String(error)}`
+        if (failures === 1) this.#logger.warn({ err: this.#failure }, 'live reader: read failed; retrying')
+        await sleep(backoffDelay(failures))
+      } finally {
+        this.#readingKeys = undefined
+        this.#readStartedAt = undefined
+      }
+    }
+    this.#running = false
+  }
+
+  #dispatch(reply: StreamReadReply): void {
+    for (const [key, entries] of Object.entries(reply)) {
+      const feed = this.#feeds.get(key)
+      if (!feed) continue
+      for (const entry of entries) {
+        const item = toBufferItem(entry)
+        // A feed recreated during the read starts later than the read did.
+        if (compareItemIds(item.id, feed.lastSeen) <= 0) continue
+        feed.lastSeen = item.id
+        const live: LiveItem = { id: item.id, prev: item.prev, frame: itemFrame(item) }
+        for (const listener of feed.listeners) listener.offer(live)
+      }
+    }
+  }
+}

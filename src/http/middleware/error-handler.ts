@@ -1,0 +1,74 @@
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { type FailureKind, ServiceError } from '../../lib/errors.js'
+import type { Logger } from '../../process/logger.js'
+import { RedisUnavailableError } from '../../redis/failures.js'
+
+/** The one error body shape of the API. */
+export interface ErrorBody {
+  error: { code: string; message: string; requestId?: string }
+}
+
+const STATUS_OF: Record<FailureKind, ContentfulStatusCode> = {
+  invalid: 400,
+  unauthenticated: 401,
+  not_found: 404,
+  too_large: 413,
+  unsupported: 415,
+  unavailable: 503,
+}
+
+/** How long a client should wait before retrying after an outage, in seconds. */
+const RETRY_AFTER_SECONDS = '1'
+
+const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+}
+
+/** Set by hono/request-id, which runs first; the handler itself is typed for any app. */
+const requestIdOf = (c: Context) => c.get('requestId') as string | undefined
+
+function respond(c: Context, status: ContentfulStatusCode, code: string, message: string) {
+  const body: ErrorBody = { error: { code, message } }
+  return c.json(body, status)
+}
+
+/**
+ * The single place errors become responses. A ServiceError's kind decides its status: an
+ * `unauthenticated` one carries its challenge as `WWW-Authenticate`, an `unavailable` one (Redis
+ * trouble) is a 503 with `Retry-After`. Hono's HTTPException (malformed JSON, for one) keeps its
+ * status. Anything else is a bug: a 500 whose body carries only a generic message and the request id,
+ * while the stack goes to the log.
+ */
+export const handleError =
+  (logger: Logger): ErrorHandler =>
+  (error, c) => {
+    if (error instanceof ServiceError) {
+      if (error instanceof RedisUnavailableError) {
+        logger.warn({ requestId: requestIdOf(c), reason: error.reason }, 'redis unavailable')
+      }
+      if (error.challenge !== undefined) c.header('WWW-Authenticate', error.challenge)
+      if (error.kind === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS)
+      return respond(c, STATUS_OF[error.kind], error.code, error.message)
+    }
+    if (error instanceof HTTPException) {
+      const status = error.status as ContentfulStatusCode
+      const message = error.message || 'Request could not be processed'
+      return respond(c, status, HTTP_EXCEPTION_CODES[status] ?? 'http_error', message)
+    }
+    const requestId = requestIdOf(c)
+    logger.error({ err: error, requestId }, 'unhandled error')
+    const body: ErrorBody = {
+      error: { code: 'internal_error', message: 'Internal server error', ...(requestId && { requestId }) },
+    }
+    return c.json(body, 500)
+  }
+
+export const handleNotFound: NotFoundHandler = (c) =>
+  respond(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`)

@@ -1,0 +1,47 @@
+import { createMiddleware } from 'hono/factory'
+import type { Subscriptions } from '../../buffers/live/subscriptions.js'
+import type { BufferStore } from '../../buffers/store.js'
+import type { Redis } from '../../redis/client.js'
+import type { RequestSession, SessionService } from '../../sessions/service.js'
+
+/** What one app builds once and every request may use. */
+export interface AppServices {
+  redis: Redis
+  buffers: BufferStore
+  subscriptions: Subscriptions
+  sessions: SessionService
+}
+
+/** What handlers read with `c.get(...)`. */
+export interface ServiceVariables {
+  redis: Redis
+  buffers: BufferStore
+  subscriptions: Subscriptions
+  /** This request's session: lazy, it touches nothing until a handler asks. */
+  session: RequestSession
+}
+
+/**
+ * Attaches the app's services to every request, so handlers never reach for module-level state and
+ * tests can build as many independent apps as they like.
+ *
+ * @example
+ * ```ts
+ * app.use(attachServices({ redis, buffers, subscriptions, sessions }))
+ * app.get('/ping', async (c) => c.json({ pong: await c.get('redis').ping() }))
+ * ```
+ */
+export const attachServices = ({ redis, buffers, subscriptions, sessions }: AppServices) =>
+  createMiddleware<{ Variables: ServiceVariables }>(async (c, next) => {
+    c.set('redis', redis)
+    c.set('buffers', buffers)
+    c.set('subscriptions', subscriptions)
+    c.set(
+      'session',
+      sessions.forRequest({
+        cookieHeader: () => c.req.header('Cookie'),
+        setCookie: (value) => c.header('Set-Cookie', value, { append: true }),
+      }),
+    )
+    await next()
+  })

@@ -1,0 +1,60 @@
+import { Hono } from 'hono'
+import type { BufferItem } from '../../buffers/items.js'
+import type { Page } from '../../buffers/store.js'
+import { ServiceError } from '../../lib/errors.js'
+import { apiToken, tokenOrSession } from '../middleware/auth.js'
+import { jsonBody } from '../middleware/json-body.js'
+import type { ServiceVariables } from '../middleware/services.js'
+import { appendBody, itemId, pageLimit, streamStart, toNewItems, validName } from './buffer-input.js'
+
+export interface BufferRouteOptions {
+  /** API_TOKEN: writers need one; readers need one or a live session. */
+  apiTokens: readonly string[]
+}
+
+/** The stored JSON text goes out as it is, without a parse and a serialise per item. */
+const itemJson = ({ id, event, data, time }: BufferItem) =>
+  `{"id":"${id}","event":${JSON.stringify(event)},"data":${data},"time":"${new Date(time).toISOString()}"}`
+
+/** A page's body; `next` is where the following page starts (the `after` to send), null for none yet. */
+function pageJson(page: Page, after: string | undefined): string {
+  const next = page.items.at(-1)?.id ?? (page.reset ? null : (after ?? null))
+  const reset = page.reset ? `,"reset":true,"reason":"${page.reset.reason}"` : ''
+  return `{"items":[${page.items.map(itemJson).join(',')}],"next":${next ? `"${next}"` : 'null'}${reset}}`
+}
+
+/**
+ * Data-plane buffers: append (API token), page and follow live over SSE (API token or session).
+ * See doc/architecture.md, "Streams", for ids, resume and the reset rule.
+ */
+export function bufferRoutes({ apiTokens }: BufferRouteOptions) {
+  const writer = apiToken({ tokens: apiTokens })
+  const reader = tokenOrSession({ tokens: apiTokens })
+
+  return new Hono<{ Variables: ServiceVariables }>()
+    .post('/buffers/:name/items', writer, validName, jsonBody(appendBody), async (c) => {
+      const items = toNewItems(c.req.valid('json'))
+      const ids = await c.get('buffers').append(c.req.param('name'), items)
+      return c.json({ ids }, 201)
+    })
+    .get('/buffers/:name/items', reader, validName, async (c) => {
+      const rawAfter = c.req.query('after')
+      const after = rawAfter === undefined ? undefined : itemId(rawAfter, 'after')
+      const limit = pageLimit(c.req.query('limit'))
+      const page = await c.get('buffers').read(c.req.param('name'), after ? { after } : 'oldest', limit)
+      return c.body(pageJson(page, after), 200, { 'Content-Type': 'application/json' })
+    })
+    .get('/buffers/:name', reader, validName, async (c) => {
+      const name = c.req.param('name')
+      const info = await c.get('buffers').info(name)
+      if (!info) throw new ServiceError('not_found', 'buffer_not_found', `No buffer named ${name}`)
+      return c.json({ name, ...info, subscribers: c.get('subscriptions').subscribers(name) })
+    })
+    .delete('/buffers/:name', writer, validName, async (c) => {
+      await c.get('buffers').delete(c.req.param('name'))
+      return c.body(null, 204)
+    })
+    .get('/buffers/:name/events', reader, validName, (c) =>
+      c.get('subscriptions').subscribe(c, c.req.param('name'), streamStart(c)),
+    )
+}

@@ -1,0 +1,70 @@
+import { Hono } from 'hono'
+import type { Deadline } from '../../lib/deadline.js'
+import type { Lifecycle } from '../../process/lifecycle.js'
+import { RedisTimeoutError, replyDeadline } from '../../redis/failures.js'
+import type { ServiceVariables } from '../middleware/services.js'
+
+/**
+ * Liveness and readiness, in the IETF health-check draft format (`application/health+json`).
+ *
+ * - `/healthz` never touches Redis: a Redis outage must not make an orchestrator restart healthy pods.
+ * - `/readyz` PINGs Redis within `readyTimeoutMs` and consults every extra check (for example the live
+ *   SSE reader), so a load balancer stops sending traffic to a replica that cannot serve it.
+ */
+export interface HealthOptions {
+  lifecycle: Lifecycle
+  readyTimeoutMs: number
+  /** Named internal checks: each returns why it fails, or undefined when it passes. */
+  checks?: Readonly<Record<string, () => string | undefined>>
+}
+
+const HEALTH_HEADERS = { 'Content-Type': 'application/health+json', 'Cache-Control': 'no-store' }
+
+type Outcome = { ok: true; ms: number } | { ok: false; reason: string }
+
+async function pingWithin(ping: () => Promise<string>, deadline: Deadline): Promise<Outcome> {
+  const started = performance.now()
+  try {
+    await deadline.within(ping)
+    return { ok: true, ms: Math.round((performance.now() - started) * 100) / 100 }
+  } catch (error) {
+    // Whichever deadline came first, READY_TIMEOUT_MS here or REDIS_COMMAND_TIMEOUT_MS in the facade.
+    if (error instanceof RedisTimeoutError) {
+      return { ok: false, reason: `redis too slow: no PONG within ${error.timeoutMs} ms` }
+    }
+    return { ok: false, reason: 'redis unreachable' }
+  }
+}
+
+export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthOptions) {
+  const ready = replyDeadline(readyTimeoutMs)
+  return new Hono<{ Variables: ServiceVariables }>()
+    .get('/healthz', (c) => c.body(JSON.stringify({ status: 'pass' }), 200, HEALTH_HEADERS))
+    .get('/readyz', async (c) => {
+      const time = new Date().toISOString()
+      if (lifecycle.shuttingDown) {
+        return c.body(JSON.stringify({ status: 'fail', output: 'shutting down' }), 503, HEALTH_HEADERS)
+      }
+      const redis = await pingWithin(() => c.get('redis').ping(), ready)
+      const failures = redis.ok ? [] : [redis.reason]
+      const body: Record<string, unknown> = {
+        checks: {
+          'redis:responseTime': [
+            redis.ok
+              ? { status: 'pass', observedValue: redis.ms, observedUnit: 'ms', time }
+              : { status: 'fail', output: redis.reason, time },
+          ],
+          ...Object.fromEntries(
+            Object.entries(checks).map(([name, check]) => {
+              const reason = check()
+              if (reason) failures.push(reason)
+              return [name, [reason ? { status: 'fail', output: reason, time } : { status: 'pass', time }]]
+            }),
+          ),
+        },
+      }
+      const status = failures.length === 0 ? 'pass' : 'fail'
+      const payload = { status, ...(failures.length > 0 && { output: failures.join('; ') }), ...body }
+      return c.body(JSON.stringify(payload), status === 'pass' ? 200 : 503, HEALTH_HEADERS)
+    })
+}

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto'
+import { ErrorReply } from 'redis'
+import type { NodeRedisClient } from './connection.js'
+import { replyDeadline } from './failures.js'
+import { createStreamReader, type StreamReader } from './stream-reader.js'
+
+/**
+ * The Redis client the app is written against. Method names and argument shapes follow @upstash/redis,
+ * so the stores could run on an edge runtime with that client; here it is a thin layer over node-redis.
+ * Values follow Upstash's serialisation: `set` stores strings as they are and anything else as JSON;
+ * `getex` returns parsed JSON when the stored string is JSON, the string otherwise.
+ *
+ * It holds the commands the features use, no more. Every method either resolves with Redis's answer,
+ * rejects with RedisUnavailableError when Redis cannot answer in time (disconnected, reconnecting or
+ * hung: there is no offline queue), or rejects with Redis's own error reply.
+ */
+export interface Redis {
+  ping(): Promise<string>
+  /** GET and set the expiry in one command (GETEX); nothing is created when the key is missing. */
+  getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
+  set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
+  del(...keys: string[]): Promise<number>
+  /** A Lua script run by SHA (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
+  createScript<TResult = unknown>(source: string): Script<TResult>
+  /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
+  createStreamReader(): StreamReader
+}
+
+export interface SetOptions {
+  /** Expire after this many seconds. */
+  ex?: number
+  /** Only set the key if it does not exist. */
+  nx?: boolean
+}
+
+export interface Script<TResult> {
+  exec(keys: readonly string[], args: readonly string[]): Promise<TResult>
+}
+
+function serialize(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value)
+}
+
+function deserialize<T>(raw: string | null): T | null {
+  if (raw === null) return null
+  try {
+    return JSON.parse(raw) as T
+  } catch {
+    return raw as T
+  }
+}
+
+/**
+ * The {@link Redis} of one app over a connected node-redis client. `commandTimeoutMs`
+ * (REDIS_COMMAND_TIMEOUT_MS) is the longest a request waits for any one reply: node-redis's own
+ * command timeout stops counting once a command is written, so a hung Redis (SIGSTOP, a stuck network)
+ * is only bounded here.
+ */
+export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: number): Redis {
+  const replies = replyDeadline(commandTimeoutMs)
+  const call = <T>(command: () => Promise<T>) => replies.within(command)
+  return {
+    ping: () => call(() => client.ping()),
+    getex: async <T>(key: string, { ex }: { ex: number }) =>
+      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: ex }))),
+    set: async (key, value, { ex, nx } = {}) => {
+      const reply = await call(() =>
+        client.set(key, serialize(value), {
+          ...(ex !== undefined && { expiration: { type: 'EX', value: ex } }),
+          ...(nx && { condition: 'NX' }),
+        }),
+      )
+      return reply === null ? null : 'OK'
+    },
+    del: (...keys) => call(() => client.del(keys)),
+    createScript: <TResult>(source: string): Script<TResult> => {
+      const sha1 = createHash('sha1').update(source).digest('hex')
+      return {
+        exec: (keys, args) =>
+          call(async () => {
+            const options = { keys: [...keys], arguments: [...args] }
+            try {
+              return (await client.evalSha(sha1, options)) as TResult
+            } catch (error) {
+              if (!(error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))) throw error
+              return (await client.eval(source, options)) as TResult
+            }
+          }),
+      }
+    },
+    createStreamReader: () => createStreamReader(client, commandTimeoutMs),
+  }
+}

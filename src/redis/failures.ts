@@ -1,0 +1,85 @@
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ErrorReply,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+} from 'redis'
+import { Deadline } from '../lib/deadline.js'
+import { ServiceError } from '../lib/errors.js'
+
+/**
+ * Redis could not serve a command in time: disconnected, reconnecting, hung, or answering "not now".
+ * It is the dependency's state, not a bug, and it passes: callers may retry shortly.
+ */
+export class RedisUnavailableError extends ServiceError {
+  /** `reason` is for logs only: it may name hosts, so it never reaches a response. */
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('unavailable', 'redis_unavailable', 'Redis is unavailable, retry shortly', options)
+    this.name = 'RedisUnavailableError'
+  }
+}
+
+/** Redis did not answer within `timeoutMs`: connected but hung, or too slow. */
+export class RedisTimeoutError extends RedisUnavailableError {
+  constructor(readonly timeoutMs: number) {
+    super(`no reply within ${timeoutMs} ms`)
+    this.name = 'RedisTimeoutError'
+  }
+}
+
+/**
+ * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
+ * with a script, a replica after a failover, out of memory under `noeviction`, refusing writes after a
+ * failed snapshot (MISCONF) or for want of replicas, or a cluster in transition. They pass, so they are
+ * an outage like any other, never a bug.
+ */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|MISCONF|NOREPLICAS)\b/
+
+export function isTransientReply(error: unknown): error is ErrorReply {
+  return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)
+}
+
+/** node-redis's ways of saying the connection is not there: offline, closed, timed out, reconnecting. */
+const CONNECTION_ERRORS = [
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+]
+
+/** A lost connection: one of node-redis's errors, or the socket's own (ECONNRESET, EPIPE: it has a syscall). */
+function isConnectionError(error: unknown): boolean {
+  return (
+    CONNECTION_ERRORS.some((type) => error instanceof type) || (error instanceof Error && 'syscall' in error)
+  )
+}
+
+/**
+ * Classifies a failed command. An error reply (WRONGTYPE, a script's error, ...) is Redis answering: it
+ * passes through, unless it is transient (above). A lost connection (offline while reconnecting: there
+ * is no offline queue; the socket closed with the command in flight) means Redis did not answer:
+ * {@link RedisUnavailableError}. Anything else is a bug in the caller and passes through, to be a 500
+ * with its stack in the log rather than an "outage".
+ */
+export function redisFailure(error: unknown): unknown {
+  if (error instanceof RedisUnavailableError) return error
+  if (error instanceof ErrorReply ? !isTransientReply(error) : !isConnectionError(error)) return error
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  return new RedisUnavailableError(reason, { cause: error })
+}
+
+/** Bounds Redis replies by `timeoutMs`, with failures classified as above. */
+export const replyDeadline = (timeoutMs: number) =>
+  new Deadline(timeoutMs, { expired: (ms) => new RedisTimeoutError(ms), failed: redisFailure })

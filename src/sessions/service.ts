@@ -1,0 +1,144 @@
+import { ServiceError } from '../lib/errors.js'
+import type { Redis } from '../redis/client.js'
+import { SessionCookie, SessionCookieSigner, type VerifiedSessionId } from './cookie.js'
+import { type Session, type SessionData, SessionStore } from './store.js'
+
+export interface SessionServiceOptions {
+  redis: Redis
+  /** SESSION_SECRET: the first signs new cookies; all verify. */
+  secrets: readonly string[]
+  /** SESSION_TTL_SECONDS: how long a session lives after its last use, in Redis and in the browser. */
+  ttlSeconds: number
+  /** Send the cookie with `Secure` (HTTPS only). Off only for plain-http development. */
+  secure: boolean
+}
+
+/** What sessions need of a request: its Cookie header, and a way to add a Set-Cookie header. */
+export interface CookieJar {
+  cookieHeader(): string | undefined
+  setCookie(value: string): void
+}
+
+/** A signed cookie is 76 characters; anything much longer is not ours and is not worth verifying. */
+const MAX_COOKIE_LENGTH = 256
+
+/** The failure of every request that needs a live session and has none. */
+export const sessionRequired = () =>
+  new ServiceError('unauthenticated', 'unauthorized', 'A valid session cookie is required')
+
+/**
+ * Browser sessions for one app: the store, the cookie's signer and its header text, built once.
+ * Each request gets its own view, {@link RequestSession}.
+ *
+ * @example
+ * ```ts
+ * const sessions = new SessionService({ redis, secrets, ttlSeconds: 86400, secure: true })
+ * const session = sessions.forRequest({ cookieHeader: () => c.req.header('Cookie'), setCookie })
+ * const { data } = await session.require()
+ * ```
+ */
+export class SessionService {
+  readonly store: SessionStore
+  readonly signer: SessionCookieSigner
+  readonly cookie: SessionCookie
+
+  constructor({ redis, secrets, ttlSeconds, secure }: SessionServiceOptions) {
+    this.store = new SessionStore(redis, ttlSeconds)
+    this.signer = new SessionCookieSigner(secrets)
+    this.cookie = new SessionCookie({ name: 'sid', maxAgeSeconds: ttlSeconds, secure })
+  }
+
+  forRequest(jar: CookieJar): RequestSession {
+    return new RequestSession(this, jar)
+  }
+}
+
+/**
+ * One request's session: everything a route does with it, each one Redis round trip. Writes go
+ * straight to the id in the signed cookie (a script answers "no such session"), so there is no read
+ * first. Every success re-sends the cookie with a full Max-Age: the expiry slides in the browser as it
+ * does in Redis. Lazy: a request that never asks costs no HMAC and no Redis round trip.
+ */
+export class RequestSession {
+  #presented?: { value: string; verified: VerifiedSessionId } | null
+  #current?: Promise<Session | null>
+
+  constructor(
+    private readonly service: SessionService,
+    private readonly jar: CookieJar,
+  ) {}
+
+  /** The id in a validly signed cookie (which may name an expired session), or null. */
+  private get cookieId(): string | null {
+    if (this.#presented === undefined) {
+      const value = this.service.cookie.read(this.jar.cookieHeader())
+      const verified = value && value.length <= MAX_COOKIE_LENGTH ? this.service.signer.verify(value) : null
+      this.#presented = value && verified ? { value, verified } : null
+    }
+    return this.#presented?.verified.id ?? null
+  }
+
+  /** The session the cookie names, its expiry refreshed; null when there is none. Memoised. */
+  current(): Promise<Session | null> {
+    this.#current ??= this.#resolveCurrent()
+    return this.#current
+  }
+
+  /** As {@link current}, but a missing session is a `sessionRequired` failure. */
+  async require(): Promise<Session> {
+    const session = await this.current()
+    if (session === null) throw sessionRequired()
+    return session
+  }
+
+  /** Starts a new session holding `data` (the login step: see README, "Sessions"). */
+  async create(data: SessionData): Promise<Session> {
+    return this.#issue(await this.service.store.create(data))
+  }
+
+  /** Shallow-merges `patch` into the current session; a key set to null is removed. */
+  patch(patch: SessionData): Promise<Session> {
+    return this.#writeCurrent((id) => this.service.store.patch(id, patch))
+  }
+
+  /** Moves the current session to a fresh id; the old one stops working at once. */
+  rotate(): Promise<Session> {
+    return this.#writeCurrent((id) => this.service.store.rotate(id))
+  }
+
+  /**
+   * Ends the current session. The cookie is cleared only once Redis has answered: after an outage the
+   * browser must still hold it, so that retrying the logout can delete the session.
+   */
+  async logout(): Promise<void> {
+    const id = this.cookieId
+    const deleted = id !== null && (await this.service.store.destroy(id))
+    this.jar.setCookie(this.service.cookie.expire())
+    if (!deleted) throw sessionRequired()
+  }
+
+  async #resolveCurrent(): Promise<Session | null> {
+    const id = this.cookieId
+    const session = id === null ? null : await this.service.store.read(id)
+    return session && this.#issue(session)
+  }
+
+  async #writeCurrent(write: (id: string) => Promise<Session | null>): Promise<Session> {
+    const id = this.cookieId
+    const session = id === null ? null : await write(id)
+    if (session === null) throw sessionRequired()
+    return this.#issue(session)
+  }
+
+  /** Sets the cookie for `session` with a full Max-Age. */
+  #issue(session: Session): Session {
+    const presented = this.#presented
+    // Re-sending the value the browser presented saves an HMAC on every authenticated request.
+    const value =
+      presented?.verified.id === session.id && presented.verified.current
+        ? presented.value
+        : this.service.signer.sign(session.id)
+    this.jar.setCookie(this.service.cookie.set(value))
+    return session
+  }
+}

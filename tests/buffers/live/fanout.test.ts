@@ -1,0 +1,113 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { buildTestApp } from '../../support/app.js'
+import {
+  appendNumbers,
+  bufferName,
+  datas,
+  openEvents,
+  range,
+  subscriberCount,
+  tokenHeaders,
+} from '../../support/buffers.js'
+import { TestRedisServer } from '../../support/redis-server.js'
+import type { SseStream } from '../../support/sse-client.js'
+
+// A Redis of our own, so CLIENT LIST shows only this file's connections.
+const server = await TestRedisServer.start()
+afterAll(() => server.stop())
+const redisUrl = await server.url()
+
+describe('live fan-out', async () => {
+  const { app, client } = await buildTestApp(redisUrl, { SSE_QUEUE_MAX_EVENTS: '20' })
+  const connections = async () => (await client.clientList()).length
+
+  it('uses the same number of Redis connections for 1 subscriber as for 200, and delivers to all', async () => {
+    const name = bufferName()
+    const baseline = await connections()
+    const one = await openEvents(app, name)
+    await appendNumbers(app, name, [0])
+    await one.events(1)
+    const withOne = await connections()
+    // The command connection plus the one live reader.
+    expect(withOne).toBe(baseline + 1)
+
+    // 200 subscribers over 20 buffers, so the reader multiplexes many streams too.
+    const names = range(1, 20).map(() => bufferName('fan'))
+    const many: SseStream[] = []
+    for (let i = 0; i < 199; i++) many.push(await openEvents(app, names[i % 20] as string))
+    many.push(one)
+    expect(await connections()).toBe(withOne)
+
+    await Promise.all(names.map((n) => appendNumbers(app, n, [1, 2, 3])))
+    await appendNumbers(app, name, [1, 2, 3])
+    for (const stream of many.slice(0, 199)) expect(datas(await stream.events(3))).toEqual([1, 2, 3])
+    expect(datas(await one.events(3))).toEqual([1, 2, 3])
+    expect(await connections()).toBe(withOne)
+    await Promise.all(many.map((stream) => stream.close()))
+  })
+
+  it.each([
+    ['a buffer that had items', true],
+    ['a new buffer', false],
+  ])(
+    'disconnects a client that stops reading, without stalling the others; it can resume (%s)',
+    async (_, existing) => {
+      const name = bufferName()
+      if (existing) await appendNumbers(app, name, [0])
+      // In process: over TCP the kernel's socket buffers would take all of this test's small items.
+      const slow = await openEvents(app, name, { inProcess: true })
+      const fast = await openEvents(app, name, { inProcess: true })
+      // The fast one takes each batch before the next is appended; the slow one never reads a byte.
+      const fastReceived: number[] = []
+      for (const n of range(1, 10)) {
+        await appendNumbers(app, name, range(n * 10 - 9, n * 10))
+        fastReceived.push(...datas(await fast.events(10)))
+      }
+      expect(fastReceived).toEqual(range(1, 100))
+      await expect.poll(() => subscriberCount(app, name)).toBe(1)
+
+      // What the slow one did receive ends early; resuming from its last id gets the rest exactly once.
+      const received: { id?: string; data?: string }[] = []
+      for (;;) {
+        const block = await slow.nextBlock(2000)
+        if (block === null) break
+        if (block.data !== undefined) received.push(block)
+      }
+      expect(received.length).toBeLessThan(100)
+      // As EventSource would: the last id it saw, the opening block's if no item came.
+      const resumed = await openEvents(app, name, {
+        headers: { 'Last-Event-ID': slow.lastEventId },
+        inProcess: true,
+      })
+      const rest = await resumed.events(100 - received.length)
+      expect([...datas(received), ...datas(rest)]).toEqual(range(1, 100))
+      await Promise.all([fast.close(), resumed.close()])
+    },
+  )
+
+  it('a resuming client with a backlog larger than its queue bound is paced, not disconnected', async () => {
+    const name = bufferName()
+    const ids = await appendNumbers(app, name, range(1, 500))
+    // In process, where an unread frame holds the stream back at once (see openEvents).
+    const stream = await openEvents(app, name, {
+      headers: { 'Last-Event-ID': ids[0] as string },
+      inProcess: true,
+    })
+    expect(datas(await stream.events(499, 10_000))).toEqual(range(2, 500))
+    await stream.close()
+  })
+
+  it('on lifecycle close, ends every stream cleanly; a new one ends at once, to reconnect elsewhere', async () => {
+    const { app: closing } = await buildTestApp(redisUrl)
+    const name = bufferName()
+    const streams = [await openEvents(closing, name), await openEvents(closing, name)]
+    await appendNumbers(closing, name, [1, 2])
+    for (const stream of streams) expect(datas(await stream.events(2))).toEqual([1, 2])
+    await closing.lifecycle.close()
+    for (const stream of streams) expect(await stream.nextBlock(2000)).toBeNull()
+    const late = await closing.request(`/buffers/${name}/events`, { headers: tokenHeaders })
+    expect(late.status).toBe(200)
+    expect(late.headers.get('connection')).toBe('close')
+    expect(await late.text()).toBe('retry: 2000\n\n')
+  })
+})
