@@ -25,8 +25,8 @@ interface Pending {
  *
  * One timeout per instance, one timer for all its pending work: with the same timeout for all, deadlines
  * come in the order work started, so the oldest work still pending is always the next to expire, and
- * a queue with one timer armed for its head is enough. A timer and a `Promise.race` per Redis command
- * would cost more than the rest of a session read's own code (see doc/architecture.md, "Hot path").
+ * a queue with one timer armed for its head is enough, where a timer and a `Promise.race` per Redis
+ * command would be a visible share of a session read (see doc/architecture.md, "Hot path").
  * The timer never keeps the process alive: the work it bounds does that, or nothing needs waiting for.
  *
  * @example

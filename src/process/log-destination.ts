@@ -16,7 +16,7 @@ type SonicBoom = ReturnType<typeof pino.destination>
  * written when the process exits. Only a process that dies without exiting (SIGKILL, an unhandled
  * signal, a fatal V8 error) loses lines: those of the turn it interrupts.
  *
- * A write(2) per line cost more CPU than the rest of a session read; under load one turn answers many
+ * A write(2) per line would be the largest cost of a session read; under load one turn answers many
  * requests, so their access-log lines share one write. sonic-boom (`pino.destination`, pino's own
  * writer) does the writing, with its handling of partial writes and EAGAIN; it is handed whole batches
  * because, given lines one at a time, it re-measures its whole pending block on every line.

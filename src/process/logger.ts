@@ -8,8 +8,7 @@ export type { Logger }
  * Structured JSON logs on stdout. Redaction is a second line of defence: secrets are never put into
  * log objects in the first place, but a cookie or token header that reaches a log is censored.
  *
- * Lines are written once per event-loop turn (see createLogDestination): a write(2) per access-log line
- * costs more CPU than the rest of a session read.
+ * Lines are written once per event-loop turn (see createLogDestination), not with a system call each.
  */
 export function createLogger(level: LogLevel): Logger {
   return pino(

@@ -85,7 +85,7 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
     const dropped = connection
     connection = undefined
     connectionId = undefined
-    dropped?.destroy() // idempotent in node-redis 6
+    dropped?.destroy() // idempotent
   }
 
   return {

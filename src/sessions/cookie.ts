@@ -12,7 +12,7 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
 const ID_PATTERN = /^[A-Za-z0-9_-]{32}$/
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{43}$/
 
-/** How many verified cookie values a signer remembers: about 1.5 MB. */
+/** How many verified cookie values a signer remembers. */
 const VERIFIED_CACHE_SIZE = 10_000
 
 export interface VerifiedSessionId {
