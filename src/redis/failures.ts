@@ -73,7 +73,7 @@ function isConnectionError(error: unknown): boolean {
  * {@link RedisUnavailableError}. Anything else is a bug in the caller and passes through, to be a 500
  * with its stack in the log rather than an "outage".
  */
-export function redisFailure(error: unknown): unknown {
+function redisFailure(error: unknown): unknown {
   if (error instanceof RedisUnavailableError) return error
   if (error instanceof ErrorReply ? !isTransientReply(error) : !isConnectionError(error)) return error
   const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error)

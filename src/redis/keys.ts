@@ -8,7 +8,7 @@
  * | `hrs:buf:{<name>}:items`     | stream | buffers: the items (see buffer-append.lua) |
  * | `hrs:buf:{<name>}:meta`      | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
  */
-export const KEY_PREFIX = 'hrs:'
+const KEY_PREFIX = 'hrs:'
 
 export const keys = {
   /**

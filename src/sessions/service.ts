@@ -23,7 +23,7 @@ export interface CookieJar {
 const MAX_COOKIE_LENGTH = 256
 
 /** The failure of every request that needs a live session and has none. */
-export const sessionRequired = () =>
+const sessionRequired = () =>
   new ServiceError('unauthenticated', 'unauthorized', 'A valid session cookie is required')
 
 /**

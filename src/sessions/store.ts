@@ -14,7 +14,7 @@ export interface Session {
 }
 
 /** The largest session data accepted, as UTF-8 bytes of its JSON. */
-export const SESSION_DATA_MAX_BYTES = 4096
+const SESSION_DATA_MAX_BYTES = 4096
 
 /** The data's JSON text: what a session key holds and the scripts return. */
 type DataJson = string

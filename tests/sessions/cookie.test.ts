@@ -1,5 +1,6 @@
+import { createHmac, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { SessionCookie } from '../../src/sessions/cookie.js'
+import { SessionCookie, SessionCookieSigner } from '../../src/sessions/cookie.js'
 
 describe('SessionCookie', () => {
   const cookie = new SessionCookie({ name: 'sid', maxAgeSeconds: 600, secure: true })
@@ -19,5 +20,112 @@ describe('SessionCookie', () => {
     expect(cookie.expire()).toBe('sid=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax')
     const plain = new SessionCookie({ name: 'sid', maxAgeSeconds: 600, secure: false })
     expect(plain.set('v')).not.toContain('Secure')
+  })
+})
+
+describe('SessionCookieSigner', () => {
+  // Realistic secrets: SESSION_SECRET entries are at least 32 characters.
+  const NEW_SECRET = 'new-session-secret-0123456789abcdef-rotated-in'
+  const OLD_SECRET = 'old-session-secret-0123456789abcdef-rotated-out'
+  /** A session id as newSessionId makes them: 32 base64url characters. */
+  const newId = () => randomBytes(24).toString('base64url')
+
+  it('signs as `<id>.<HMAC-SHA256 of the id, base64url>` and verifies its own values', () => {
+    const signer = new SessionCookieSigner([NEW_SECRET])
+    const id = newId()
+    const value = signer.sign(id)
+    expect(value).toBe(`${id}.${createHmac('sha256', NEW_SECRET).update(id).digest('base64url')}`)
+    expect(signer.verify(value)).toEqual({ id, current: true })
+  })
+
+  it('remembers at most 10,000 verified values, dropping the oldest first', () => {
+    const signer = new SessionCookieSigner([NEW_SECRET])
+    const values = Array.from({ length: 10_001 }, () => signer.sign(newId()))
+    // A remembered value's result is handed back as it is; a forgotten one is verified afresh.
+    const results = values.map((value) => signer.verify(value))
+    expect(results.every((result) => result !== null)).toBe(true)
+    expect(signer.remembered).toBe(10_000)
+
+    const newest = values[10_000] as string
+    const again = signer.verify(newest)
+    expect(again).toEqual({ id: newest.slice(0, 32), current: true })
+    expect(again).toBe(results[10_000])
+    // The second oldest is still remembered; the oldest was the one evicted.
+    expect(signer.verify(values[1] as string)).toBe(results[1])
+    expect(signer.remembered).toBe(10_000)
+    const oldest = signer.verify(values[0] as string)
+    expect(oldest).toEqual({ id: (values[0] as string).slice(0, 32), current: true })
+    expect(oldest).not.toBe(results[0])
+    // Verifying it again remembered it again, within the same bound.
+    expect(signer.remembered).toBe(10_000)
+    expect(signer.verify(values[0] as string)).toBe(oldest)
+  })
+
+  it('never remembers a failure', () => {
+    const signer = new SessionCookieSigner([NEW_SECRET])
+    const id = newId()
+    const good = signer.sign(id)
+    expect(signer.verify(good)).toEqual({ id, current: true })
+    expect(signer.remembered).toBe(1)
+
+    const signature = good.slice(33)
+    const flipped = `${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`
+    const failures = [
+      // Garbage.
+      '',
+      '.',
+      'not-a-session-cookie',
+      `${id}.`,
+      `.${signature}`,
+      // A signature of the right shape that is not this id's.
+      `${id}.${flipped}`,
+      `${newId()}.${signature}`,
+      // Signed by a secret this signer does not have.
+      new SessionCookieSigner([OLD_SECRET]).sign(id),
+      // Odd shapes and sizes.
+      `${id}${signature}`,
+      `${id}.${signature}.`,
+      `${id}.${signature}=`,
+      `${id}..${signature}`,
+      `${id.slice(1)}.${signature}`,
+      `${id}x.${signature}`,
+      `${id}.${signature}A`,
+      `${id}.${signature.slice(1)}`,
+      `${id.slice(0, 31)}+.${signature}`,
+      `${id} .${signature}`,
+      `${id}.${signature}`.repeat(200),
+      `${'A'.repeat(64 * 1024)}.${signature}`,
+    ]
+    for (const value of failures) {
+      expect(signer.verify(value), value.slice(0, 100)).toBeNull()
+      // Twice: a failure is verified (and fails) afresh every time.
+      expect(signer.verify(value)).toBeNull()
+    }
+    expect(signer.remembered).toBe(1)
+  })
+
+  it('signs with the first secret and verifies with any, telling which was current', () => {
+    const rotating = new SessionCookieSigner([NEW_SECRET, OLD_SECRET])
+    const onlyNew = new SessionCookieSigner([NEW_SECRET])
+    const onlyOld = new SessionCookieSigner([OLD_SECRET])
+
+    const id = newId()
+    const signed = rotating.sign(id)
+    expect(signed).toBe(onlyNew.sign(id))
+    expect(onlyNew.verify(signed)).toEqual({ id, current: true })
+    expect(onlyOld.verify(signed)).toBeNull()
+
+    const legacyId = newId()
+    expect(rotating.verify(onlyOld.sign(legacyId))).toEqual({ id: legacyId, current: false })
+    const freshId = newId()
+    expect(rotating.verify(onlyNew.sign(freshId))).toEqual({ id: freshId, current: true })
+    expect(rotating.verify(signed)).toEqual({ id, current: true })
+    // Remembered results keep telling which secret signed them.
+    expect(rotating.verify(onlyOld.sign(legacyId))).toEqual({ id: legacyId, current: false })
+    expect(rotating.verify(onlyNew.sign(freshId))).toEqual({ id: freshId, current: true })
+  })
+
+  it('needs at least one secret', () => {
+    expect(() => new SessionCookieSigner([])).toThrow(/at least one session secret/)
   })
 })

@@ -13,6 +13,7 @@ export class SseStream {
   readonly #decoder = new TextDecoder()
   #buffered = ''
   #ended = false
+  #error: unknown
   #lastEventId = ''
   // A read that outlived a timeout is kept for the next call, so no chunk is ever dropped.
   #pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> | undefined
@@ -22,8 +23,27 @@ export class SseStream {
     this.#reader = response.body.getReader()
   }
 
+  /** The body ended: normally, or with an error (see {@link error}); either way nextBlock() then returns null. */
   get ended(): boolean {
     return this.#ended
+  }
+
+  /**
+   * Why the body ended, if a read failed rather than said done (e.g. `TypeError: terminated`). Not a test
+   * of a cut by itself: fetch (undici) takes the close of a `Connection: close` response (the service's
+   * event streams) as the end of its body, even a reset, so a cut stream ends without an error.
+   */
+  get error(): unknown {
+    return this.#error
+  }
+
+  /**
+   * The body ended without a read error and on a block boundary: nothing unterminated left over. A cut
+   * close-delimited body ends without an error too, so a test of a clean end also checks that everything
+   * queued before it arrived.
+   */
+  get endedCleanly(): boolean {
+    return this.#ended && this.#error === undefined && this.#buffered === ''
   }
 
   /** What EventSource would send as Last-Event-ID on reconnecting: every `id:` field counts. */
@@ -47,7 +67,12 @@ export class SseStream {
       const remaining = deadline - Date.now()
       if (remaining <= 0) throw new Error(`no SSE block within ${timeoutMs} ms`)
       let timer: NodeJS.Timeout | undefined
-      this.#pending ??= this.#reader.read().catch(() => ({ done: true as const, value: undefined }))
+      // A read error ends the stream as the end of the body does (EventSource reconnects after either);
+      // it is kept for tests that tell the two apart.
+      this.#pending ??= this.#reader.read().catch((error: unknown) => {
+        this.#error = error ?? new Error('body read failed')
+        return { done: true as const, value: undefined }
+      })
       const chunk = await Promise.race([
         this.#pending,
         new Promise<'timeout'>((resolve) => {

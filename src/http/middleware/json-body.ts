@@ -5,7 +5,7 @@ import { ServiceError } from '../../lib/errors.js'
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i
 
 /** Deeper than any real document; recursive validation and JSON.stringify overflow the stack at a few thousand. */
-export const JSON_MAX_DEPTH = 64
+const JSON_MAX_DEPTH = 64
 
 /** Whether `value` nests objects and arrays at most JSON_MAX_DEPTH deep; iterative, so any depth is safe. */
 function withinMaxDepth(value: unknown): boolean {

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
+import type { ServiceApp } from '../../../src/app.js'
 import { buildTestApp } from '../../support/app.js'
 import {
   appendNumbers,
@@ -10,7 +11,38 @@ import {
   tokenHeaders,
 } from '../../support/buffers.js'
 import { TestRedisServer } from '../../support/redis-server.js'
-import type { SseStream } from '../../support/sse-client.js'
+import type { SseBlock, SseStream } from '../../support/sse-client.js'
+
+/**
+ * Items of ~60 KiB each, ~9.4 MiB in all: more than the loopback sockets and fetch take from a client that
+ * reads nothing (about 4 MiB here), so the rest waits in the server's outbox.
+ */
+const BACKLOG_ITEMS = 160
+const PAD = 'x'.repeat(60_000)
+
+/** Appends items `{data: {n, pad}}` of ~60 KiB each. */
+async function appendPadded(app: ServiceApp, name: string, numbers: number[]): Promise<void> {
+  const res = await app.request(`/buffers/${name}/items`, {
+    method: 'POST',
+    headers: { ...tokenHeaders, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ items: numbers.map((n) => ({ data: { n, pad: PAD } })) }),
+  })
+  if (res.status !== 201) throw new Error(`append: ${res.status} ${await res.text()}`)
+}
+
+const paddedNumbers = (events: SseBlock[]) =>
+  events.map((event) => (JSON.parse(event.data as string) as { n: number }).n)
+
+/** Every event until the stream ends. */
+async function remainingEvents(stream: SseStream, timeoutMs = 10_000): Promise<SseBlock[]> {
+  const events: SseBlock[] = []
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const block = await stream.nextBlock(Math.max(1, deadline - Date.now()))
+    if (block === null) return events
+    if (block.data !== undefined) events.push(block)
+  }
+}
 
 // A Redis of our own, so CLIENT LIST shows only this file's connections.
 const server = await TestRedisServer.start()
@@ -97,14 +129,43 @@ describe('live fan-out', async () => {
     await stream.close()
   })
 
-  it('on lifecycle close, ends every stream cleanly; a new one ends at once, to reconnect elsewhere', async () => {
-    const { app: closing } = await buildTestApp(redisUrl)
+  it('on lifecycle close, ends every stream cleanly after what was queued; a new one ends at once, to reconnect elsewhere', async () => {
+    // Queues big enough for everything below: here a client that reads nothing for a while is not slow.
+    const { app: closing } = await buildTestApp(redisUrl, {
+      SSE_QUEUE_MAX_EVENTS: '100000',
+      SSE_QUEUE_MAX_BYTES: String(256 * 1024 * 1024),
+      BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
+    })
     const name = bufferName()
     const streams = [await openEvents(closing, name), await openEvents(closing, name)]
+    const witness = await openEvents(closing, name)
     await appendNumbers(closing, name, [1, 2])
-    for (const stream of streams) expect(datas(await stream.events(2))).toEqual([1, 2])
-    await closing.lifecycle.close()
-    for (const stream of streams) expect(await stream.nextBlock(2000)).toBeNull()
+    for (const stream of [...streams, witness]) expect(datas(await stream.events(2))).toEqual([1, 2])
+
+    // The streams stop reading while more arrives than the loopback sockets' buffers hold, so the rest
+    // waits in their outboxes. The witness reads on: once it has every item, so have the others' outboxes
+    // (the live reader hands each item to every subscriber of the buffer at once).
+    const numbers = range(3, 2 + BACKLOG_ITEMS)
+    for (let from = 0; from < numbers.length; from += 100) {
+      await appendPadded(closing, name, numbers.slice(from, from + 100))
+    }
+    expect(paddedNumbers(await witness.events(numbers.length, 15_000))).toEqual(numbers)
+
+    // Closing waits (up to its grace) for each client to take what is queued, then ends each response.
+    const closed = closing.lifecycle.close()
+    const rests = await Promise.all(streams.map((stream) => remainingEvents(stream)))
+    await closed
+    for (const [index, stream] of streams.entries()) {
+      // Over HTTP the body is close-delimited, and fetch takes the connection's close as its end, even
+      // after a reset: the end alone does not tell a clean end from a cut. A clean one has no read error,
+      // ends on a block boundary, and brings every item queued before it; a cut loses what was queued.
+      expect(stream.error).toBeUndefined()
+      expect(stream.endedCleanly).toBe(true)
+      expect(paddedNumbers(rests[index] as SseBlock[])).toEqual(numbers)
+    }
+    expect(await witness.nextBlock(2000)).toBeNull()
+    expect(witness.endedCleanly).toBe(true)
+
     const late = await closing.request(`/buffers/${name}/events`, { headers: tokenHeaders })
     expect(late.status).toBe(200)
     expect(late.headers.get('connection')).toBe('close')

@@ -4,7 +4,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { buildTestApp } from '../../support/app.js'
-import { appendNumbers, bufferName, datas, openEvents, range, tokenHeaders } from '../../support/buffers.js'
+import {
+  appendNumbers,
+  bufferName,
+  datas,
+  openEvents,
+  range,
+  subscriberCount,
+  tokenHeaders,
+} from '../../support/buffers.js'
 import { TestRedisServer } from '../../support/redis-server.js'
 
 // Our own Redis, persisted to an append-only file in a directory of its own, so a restart is an
@@ -119,6 +127,41 @@ describe('live delivery through Redis trouble', async () => {
   })
 
   it('passes readiness with no subscribers, whatever the reader does', async () => {
-    expect((await readiness()).body.checks['sse:liveReader']?.[0].status).toBe('pass')
+    const name = bufferName()
+    await appendNumbers(app, name, [0])
+    const first = await openEvents(app, name)
+    await appendNumbers(app, name, [1])
+    expect(datas(await first.events(1))).toEqual([1])
+    const reader = (await client.clientList()).find((entry) => entry.cmd === 'xread')
+    expect(reader).toBeDefined()
+    await first.close()
+    await expect.poll(() => subscriberCount(app, name)).toBe(0)
+
+    // With nobody subscribed, the reader's connection is killed and kept from logging in again.
+    await client.configSet('requirepass', 'only-the-command-connection-is-logged-in')
+    try {
+      await client.sendCommand(['CLIENT', 'KILL', 'ID', String(reader?.id)])
+      await expect
+        .poll(async () => (await client.clientList()).some((entry) => entry.id === reader?.id))
+        .toBe(false)
+      // For well past the reader's first-attempt allowance (the 300 ms command timeout), after which a
+      // reader that cannot get back counts as down (the control below): without subscribers, it does not matter.
+      for (let check = 0; check < 8; check++) {
+        const { code, body } = await readiness()
+        expect(code).toBe(200)
+        expect(body.checks['sse:liveReader']?.[0].status).toBe('pass')
+        await sleep(150)
+      }
+
+      // The control: the same reader, with a subscriber that needs it, fails readiness.
+      const second = await openEvents(app, name)
+      await expect.poll(async () => (await readiness()).code, { timeout: 5000 }).toBe(503)
+      expect((await readiness()).body.checks['sse:liveReader']?.[0].status).toBe('fail')
+      await second.close()
+      await expect.poll(() => subscriberCount(app, name)).toBe(0)
+      await expect.poll(async () => (await readiness()).code, { timeout: 3000 }).toBe(200)
+    } finally {
+      await client.configSet('requirepass', '')
+    }
   })
 })
