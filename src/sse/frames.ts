@@ -12,6 +12,8 @@ export interface SseFields {
   data?: string
   /** How long the client waits before reconnecting, in ms. */
   retry?: number
+  /** A comment line: ignored by the client, but it keeps proxies and idle timers from closing the connection. */
+  comment?: string
 }
 
 const LINE_BREAK = /\r\n|\r|\n/
@@ -21,8 +23,12 @@ function checkSingleLine(field: string, value: string): void {
 }
 
 /** One block. Data with line breaks becomes several `data:` lines, which the client joins back. */
-export function encodeFrame({ id, event, data, retry }: SseFields): Buffer {
+export function encodeFrame({ id, event, data, retry, comment }: SseFields): Buffer {
   let text = ''
+  if (comment !== undefined) {
+    checkSingleLine('comment', comment)
+    text += `: ${comment}\n`
+  }
   if (retry !== undefined) text += `retry: ${Math.trunc(retry)}\n`
   if (id !== undefined) {
     checkSingleLine('id', id)
@@ -36,5 +42,5 @@ export function encodeFrame({ id, event, data, retry }: SseFields): Buffer {
   return Buffer.from(`${text}\n`)
 }
 
-/** A comment block: dispatches nothing, keeps proxies and clients from timing the connection out. */
-export const HEARTBEAT_FRAME: Buffer = Buffer.from(': heartbeat\n\n')
+/** A comment alone: dispatches nothing, and proves the connection is alive. */
+export const HEARTBEAT_FRAME: Buffer = encodeFrame({ comment: 'heartbeat' })
