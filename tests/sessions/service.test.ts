@@ -3,7 +3,7 @@ import { buildTestApp, type TestApp } from '../support/app.js'
 import { TestRedisServer } from '../support/redis-server.js'
 
 /**
- * The cost contract of the session middleware, counted by Redis itself on a server of our own: routes
+ * The cost contract of the session service, counted by Redis itself on a server of our own: routes
  * that do not use the session cost nothing, and an authenticated read or write costs one command.
  */
 let server: TestRedisServer
@@ -50,7 +50,7 @@ async function commandsDuring(action: () => Promise<unknown>): Promise<Record<st
   return delta
 }
 
-describe('sessions middleware', () => {
+describe('the session service: its cost in Redis commands', () => {
   it('touches Redis only when a handler asks for the session', async () => {
     const commands = await commandsDuring(async () =>
       test.app.request('/healthz', { headers: { Cookie: cookie } }),
