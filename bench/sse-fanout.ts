@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { nchanUnavailable, startNchan } from './support/nchan.js'
 import { buildService, startRedis, startService } from './support/processes.js'
-import { openSubscribers, percentile, rssKiB } from './support/sse-load.js'
+import { cpuMs, openSubscribers, percentile, rssKiB } from './support/sse-load.js'
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000)
 const RATE = Number(process.env.BENCH_RATE ?? 50)
@@ -20,10 +20,13 @@ interface Outcome {
   p50: number
   p99: number
   publishErrors: number
+  /** The server's CPU time per delivered event, in µs: from the first append until delivery ends. */
+  cpuPerEventUs: number
 }
 
 /** Opens the subscribers, appends RATE items/s for SECONDS, waits for stragglers, and measures. */
 async function run(
+  serverPid: number,
   subscribe: (appendedAt: Map<number, number>) => ReturnType<typeof openSubscribers>,
   publish: (n: number) => Promise<boolean>,
   onIdle?: () => Promise<void>,
@@ -31,6 +34,7 @@ async function run(
   const appendedAt = new Map<number, number>()
   const subscribers = await subscribe(appendedAt)
   await onIdle?.()
+  const cpuBefore = await cpuMs(serverPid)
   const total = RATE * SECONDS
   let publishErrors = 0
   const started = performance.now()
@@ -55,6 +59,7 @@ async function run(
   const expected = total * SUBSCRIBERS
   const deadline = performance.now() + 5000
   while (subscribers.received < expected && performance.now() < deadline) await sleep(50)
+  const cpuUsedMs = (await cpuMs(serverPid)) - cpuBefore
   subscribers.close()
   const sorted = subscribers.latencies.sort((a, b) => a - b)
   return {
@@ -62,11 +67,12 @@ async function run(
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
     publishErrors,
+    cpuPerEventUs: (cpuUsedMs * 1000) / Math.max(1, subscribers.received),
   }
 }
 
 const row = (name: string, o: Outcome) =>
-  `${name.padEnd(34)} delivered ${o.deliveredPct.toFixed(2).padStart(6)}%  p50 ${o.p50.toFixed(1).padStart(6)} ms  p99 ${o.p99.toFixed(1).padStart(6)} ms  publish errors ${o.publishErrors}`
+  `${name.padEnd(34)} delivered ${o.deliveredPct.toFixed(2).padStart(6)}%  p50 ${o.p50.toFixed(1).padStart(6)} ms  p99 ${o.p99.toFixed(1).padStart(6)} ms  CPU ${o.cpuPerEventUs.toFixed(1).padStart(5)} µs/event  publish errors ${o.publishErrors}`
 
 /**
  * RSS per idle stream, two ways. `firstKiB`: RSS with the subscribers connected, less RSS before, over
@@ -108,6 +114,7 @@ async function measureOurs(redisUrl: string): Promise<{ outcome: Outcome; rss: R
     const idleRss = await rssKiB(pid)
     const rss: RssPerConnection = { firstKiB: Number.NaN, marginalKiB: Number.NaN }
     const outcome = await run(
+      pid,
       (appendedAt) => openSubscribers(SUBSCRIBERS, () => `${base}/buffers/fanout/events`, auth, appendedAt),
       append,
       async () => {
@@ -139,6 +146,7 @@ async function measureNchan(redisPort: number): Promise<Outcome> {
   try {
     const base = `http://127.0.0.1:${nchan.port}`
     return await run(
+      nchan.child.pid as number,
       (appendedAt) => openSubscribers(SUBSCRIBERS, () => `${base}/sub/fanout`, {}, appendedAt),
       async (n) => {
         const res = await fetch(`${base}/pub/fanout`, {
@@ -181,6 +189,8 @@ try {
   if (nchan) {
     const ratio = p99 / nchan.p99
     console.log(`p99 vs Nchan:         ${ratio.toFixed(2)}x (target <= 1.0x) ${verdict(ratio <= 1)}`)
+    const cpuRatio = ours.outcome.cpuPerEventUs / nchan.cpuPerEventUs
+    console.log(`CPU per event vs Nchan: ${cpuRatio.toFixed(2)}x (reported, no target here)`)
   }
 } finally {
   await redis.stop()

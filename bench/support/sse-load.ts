@@ -75,3 +75,25 @@ export async function rssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1])
 }
+
+/**
+ * CPU time (user + system, ms) used so far by process `pid` and its direct children (nginx's worker
+ * runs as a child of its master), from /proc. Less sensitive than latency to other load on the host.
+ */
+export async function cpuMs(pid: number): Promise<number> {
+  const { readFile, readdir } = await import('node:fs/promises')
+  const ticksPerMs = 100 / 1000 // USER_HZ is 100 on Linux
+  const stat = async (id: string) => {
+    const text = await readFile(`/proc/${id}/stat`, 'utf8').catch(() => '')
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) }
+  }
+  let ticks = (await stat(String(pid))).ticks
+  for (const id of await readdir('/proc')) {
+    if (!/^\d+$/.test(id) || id === String(pid)) continue
+    const child = await stat(id)
+    if (child.ppid === pid) ticks += child.ticks
+  }
+  return ticks / ticksPerMs
+}
