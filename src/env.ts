@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { z } from 'zod'
 
 /**
@@ -41,6 +43,58 @@ const secretList = (hint: string) =>
         error: `each comma-separated value must be at least ${MIN_SECRET_LENGTH} characters: ${hint}`,
       }),
   )
+
+/** An optional secret list: unset is an empty list. */
+const optionalSecretList = (hint: string) =>
+  z.preprocess(
+    (value) => unsetIfEmpty(value) ?? [],
+    z.union([z.array(z.string()).length(0), secretList(hint)]),
+  )
+
+/** A comma-separated list of plain values; unset is empty. */
+const commaList = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : (value ?? []),
+  z.array(z.string()),
+)
+
+const boolean = z.preprocess(
+  unsetIfEmpty,
+  z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .transform((value) => value === 'true')
+    .optional(),
+)
+
+/** Browser origins as `scheme://host[:port]`, exactly as a browser sends them in `Origin`. */
+const origins = commaList.pipe(
+  z.array(
+    z.string().refine(
+      (raw) => {
+        try {
+          const url = new URL(raw)
+          return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === raw
+        } catch {
+          return false
+        }
+      },
+      {
+        error:
+          'each value must be an origin such as https://app.example.com (no path, no trailing slash, no *)',
+      },
+    ),
+  ),
+)
+
+/** Proxy addresses whose X-Forwarded-For is believed. */
+const proxyAddresses = commaList.pipe(
+  z.array(z.string().refine((raw) => isIP(raw) !== 0, { error: 'each value must be an IP address' })),
+)
 
 const redisUrl = z.preprocess(
   unsetIfEmpty,
@@ -104,6 +158,20 @@ const schema = z
     SSE_RETRY_MS: integer(100, 600_000, 2000),
     SSE_QUEUE_MAX_EVENTS: integer(1, 1_000_000, 1000),
     SSE_QUEUE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 1_048_576),
+    SSE_MAX_STREAMS_PER_SESSION: integer(1, 10_000, 16),
+    METRICS_TOKEN: optionalSecretList('generate one with `openssl rand -base64 48`'),
+    GRANT_SECRET: optionalSecretList('generate one with `openssl rand -base64 48`'),
+    GRANT_PUBLIC_KEYS_FILE: z.preprocess(unsetIfEmpty, z.string().optional()),
+    GRANT_MAX_TTL_SECONDS: integer(60, 31_536_000, 86_400),
+    GRANT_AUDIENCE: z.preprocess(unsetIfEmpty, z.string().optional()),
+    GRANT_ISSUER: z.preprocess(unsetIfEmpty, z.string().optional()),
+    // Its default depends on NODE_ENV, so it is resolved after parsing.
+    SESSIONS_ANONYMOUS: boolean,
+    ALLOWED_ORIGINS: origins,
+    TRUST_PROXY: proxyAddresses,
+    RATE_LIMIT_SESSIONS_PER_MINUTE: integer(1, 1_000_000, 30),
+    RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: integer(1, 1_000_000, 30),
+    RATE_LIMIT_APPENDS_PER_MINUTE: integer(1, 10_000_000, 6000),
   })
   .superRefine((env, ctx) => {
     if (shutdownDelay(env) >= env.SHUTDOWN_TIMEOUT_MS) {
@@ -117,7 +185,7 @@ const schema = z
     // .env.example's values pass the length rule so that `docker compose up` works out of the box; they
     // must never sign real cookies.
     if (env.NODE_ENV !== 'production') return
-    for (const name of ['SESSION_SECRET', 'API_TOKEN'] as const) {
+    for (const name of ['SESSION_SECRET', 'API_TOKEN', 'METRICS_TOKEN', 'GRANT_SECRET'] as const) {
       if (env[name].some((value) => value.startsWith(EXAMPLE_SECRET_PREFIX))) {
         ctx.addIssue({
           code: 'custom',
@@ -153,6 +221,73 @@ export interface Env {
   readonly sseRetryMs: number
   readonly sseQueueMaxEvents: number
   readonly sseQueueMaxBytes: number
+  readonly sseMaxStreamsPerSession: number
+  /** Bearer tokens that may read /metrics and nothing else; empty when unset. */
+  readonly metricsTokens: readonly string[]
+  /** HS256 keys for grant tokens; the first is listed first, all verify (rotation). */
+  readonly grantSecrets: readonly string[]
+  /** Public keys (EdDSA, ES256, RS256) for grant tokens, from GRANT_PUBLIC_KEYS_FILE; empty when unset. */
+  readonly grantPublicKeys: readonly GrantPublicKey[]
+  readonly grantMaxTtlSeconds: number
+  readonly grantAudience: string | undefined
+  readonly grantIssuer: string | undefined
+  /** Whether POST /sessions without a grant creates a session (with no read access). */
+  readonly sessionsAnonymous: boolean
+  readonly allowedOrigins: readonly string[]
+  readonly trustProxy: readonly string[]
+  readonly rateLimitSessionsPerMinute: number
+  readonly rateLimitAuthFailuresPerMinute: number
+  readonly rateLimitAppendsPerMinute: number
+}
+
+/** The algorithms a grant's public key may name; the key's `alg` is the only one it verifies. */
+export const GRANT_PUBLIC_KEY_ALGORITHMS = ['EdDSA', 'ES256', 'RS256'] as const
+
+/** One JSON Web Key of GRANT_PUBLIC_KEYS_FILE, as jose reads it. */
+export interface GrantPublicKey {
+  readonly kty: string
+  readonly alg: (typeof GRANT_PUBLIC_KEY_ALGORITHMS)[number]
+  readonly kid?: string
+  readonly [parameter: string]: unknown
+}
+
+/** JWK members that only a private key has: a public key file holding one is a leak, refused. */
+const PRIVATE_KEY_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']
+
+const jwks = z.object({
+  keys: z
+    .array(
+      z.looseObject({
+        kty: z.string({ error: 'needs kty' }),
+        alg: z.enum(GRANT_PUBLIC_KEY_ALGORITHMS, {
+          error: `needs alg, one of ${GRANT_PUBLIC_KEY_ALGORITHMS.join(', ')} (the key fixes its algorithm)`,
+        }),
+        kid: z.string().optional(),
+      }),
+    )
+    .min(1, { error: 'must hold at least one key' }),
+})
+
+/** GRANT_PUBLIC_KEYS_FILE's keys, or the problems with it. */
+function readGrantPublicKeys(path: string): { keys: GrantPublicKey[] } | { problem: string } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'not JSON'
+    return { problem: `GRANT_PUBLIC_KEYS_FILE cannot be read as a JWKS (${reason}): ${path}` }
+  }
+  const result = jwks.safeParse(parsed)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    return {
+      problem: `GRANT_PUBLIC_KEYS_FILE ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'is invalid'}`,
+    }
+  }
+  if (result.data.keys.some((key) => PRIVATE_KEY_MEMBERS.some((member) => member in key))) {
+    return { problem: 'GRANT_PUBLIC_KEYS_FILE holds a private or symmetric key: list public keys only' }
+  }
+  return { keys: result.data.keys as GrantPublicKey[] }
 }
 
 /** Thrown by {@link loadEnv}; `problems` holds one line per bad variable, each naming it. */
@@ -172,6 +307,8 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     throw new ConfigError(problems)
   }
   const v = parsed.data
+  const publicKeys = v.GRANT_PUBLIC_KEYS_FILE ? readGrantPublicKeys(v.GRANT_PUBLIC_KEYS_FILE) : { keys: [] }
+  if ('problem' in publicKeys) throw new ConfigError([publicKeys.problem])
   return Object.freeze({
     redisUrl: v.REDIS_URL,
     sessionSecrets: Object.freeze(v.SESSION_SECRET),
@@ -192,6 +329,19 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     sseRetryMs: v.SSE_RETRY_MS,
     sseQueueMaxEvents: v.SSE_QUEUE_MAX_EVENTS,
     sseQueueMaxBytes: v.SSE_QUEUE_MAX_BYTES,
+    sseMaxStreamsPerSession: v.SSE_MAX_STREAMS_PER_SESSION,
+    metricsTokens: Object.freeze(v.METRICS_TOKEN),
+    grantSecrets: Object.freeze(v.GRANT_SECRET),
+    grantPublicKeys: Object.freeze(publicKeys.keys),
+    grantMaxTtlSeconds: v.GRANT_MAX_TTL_SECONDS,
+    grantAudience: v.GRANT_AUDIENCE,
+    grantIssuer: v.GRANT_ISSUER,
+    sessionsAnonymous: v.SESSIONS_ANONYMOUS ?? v.NODE_ENV !== 'production',
+    allowedOrigins: Object.freeze(v.ALLOWED_ORIGINS),
+    trustProxy: Object.freeze(v.TRUST_PROXY),
+    rateLimitSessionsPerMinute: v.RATE_LIMIT_SESSIONS_PER_MINUTE,
+    rateLimitAuthFailuresPerMinute: v.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
+    rateLimitAppendsPerMinute: v.RATE_LIMIT_APPENDS_PER_MINUTE,
   })
 }
 
