@@ -10,6 +10,8 @@
  * cycle. The speed of a shared (virtual) machine drifts by tens of percent over minutes; bursts a few
  * seconds apart see the same machine, so the drift cancels out of the ratios.
  */
+
+import { SignJWT } from 'jose'
 import { type Burst, burst, type LoadTarget, tally } from './support/load.js'
 import { buildService, type Running, startRedis, startScript, startService } from './support/processes.js'
 
@@ -39,13 +41,21 @@ const targets: Target[] = [
         REDIS_URL: redisUrl,
         SESSION_SECRET: SECRET,
         API_TOKEN: SECRET,
+        GRANT_SECRET: SECRET,
         NODE_ENV: 'production',
       }),
+    // As in production: a session bound to a user by a grant token (anonymous sessions are off there),
+    // so every read also carries the grant the service checks.
     prepare: async (base) => {
+      const grant = await new SignJWT({ buffers: { read: ['orders.*'] } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ada')
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(SECRET))
       const created = await fetch(`${base}/sessions`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ data: { user: 'ada', roles: ['admin'] } }),
+        body: JSON.stringify({ grant, data: { user: 'ada', roles: ['admin'] } }),
       })
       return { path: '/sessions/current', headers: { Cookie: cookieOf(created) } }
     },

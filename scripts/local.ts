@@ -118,6 +118,7 @@ async function main() {
       PORT: port,
       REDIS_URL: redis.url,
       SESSION_SECRET: process.env.SESSION_SECRET || throwAwaySecret(),
+      GRANT_SECRET: process.env.GRANT_SECRET || throwAwaySecret(),
       API_TOKEN: apiToken,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -1,26 +1,38 @@
 import { Hono } from 'hono'
 import { type RequestIdVariables, requestId } from 'hono/request-id'
+import { GrantTokens } from './access/grant-tokens.js'
 import { Subscriptions } from './buffers/live/subscriptions.js'
 import { BufferStore } from './buffers/store.js'
 import type { Env } from './env.js'
+import { clientAddress } from './http/client-address.js'
 import { accessLog } from './http/middleware/access-log.js'
+import { type AuthVariables, authorization } from './http/middleware/auth.js'
+import { countAuthFailures } from './http/middleware/auth-failures.js'
 import { limitBody } from './http/middleware/body-limit.js'
+import { allowOrigins } from './http/middleware/cors.js'
+import { rejectCrossSite } from './http/middleware/csrf.js'
 import { handleError, handleNotFound } from './http/middleware/error-handler.js'
+import { rateLimit } from './http/middleware/rate-limit.js'
 import { requestMetrics } from './http/middleware/request-metrics.js'
 import { observeRequests } from './http/middleware/request-observer.js'
+import { securityHeaders } from './http/middleware/security-headers.js'
 import { attachServices, type ServiceVariables } from './http/middleware/services.js'
 import { bufferRoutes } from './http/routes/buffers.js'
+import { devGrantRoutes } from './http/routes/dev-grants.js'
 import { healthRoutes } from './http/routes/health.js'
 import { metricsRoutes } from './http/routes/metrics.js'
 import { pageRoutes, readPage } from './http/routes/page.js'
 import { sessionRoutes } from './http/routes/sessions.js'
+import { userRoutes } from './http/routes/users.js'
+import { RateLimiter } from './limits/rate-limiter.js'
+import { StreamSlots } from './limits/stream-slots.js'
 import { Lifecycle } from './process/lifecycle.js'
 import { createLogger, type Logger } from './process/logger.js'
 import { createMetrics } from './process/metrics.js'
 import type { Redis } from './redis/client.js'
 import { SessionService } from './sessions/service.js'
 
-export type AppEnv = { Variables: ServiceVariables & RequestIdVariables }
+export type AppEnv = { Variables: ServiceVariables & AuthVariables & RequestIdVariables }
 
 export type ServiceApp = Hono<AppEnv> & {
   /** Driven by main.ts on shutdown: fails readiness, then ends long-lived responses. */
@@ -39,8 +51,19 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   const lifecycle = new Lifecycle()
   const metrics = createMetrics()
   const buffers = new BufferStore(redis, env.bufferMaxLen)
+  const limits = new RateLimiter(redis, {
+    limits: {
+      sessions: env.rateLimitSessionsPerMinute,
+      authFailures: env.rateLimitAuthFailuresPerMinute,
+      appends: env.rateLimitAppendsPerMinute,
+    },
+  })
   const subscriptions = new Subscriptions({
     redis,
+    slots: new StreamSlots(redis, {
+      maxPerSession: env.sseMaxStreamsPerSession,
+      onError: (error) => logger.warn({ err: error }, 'sse: stream slot renewal or release failed'),
+    }),
     store: buffers,
     logger,
     retryMs: env.sseRetryMs,
@@ -49,8 +72,11 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     queueMaxBytes: env.sseQueueMaxBytes,
   })
   lifecycle.onClose(() => subscriptions.close())
+  const grantTokens = new GrantTokens(env)
   const sessions = new SessionService({
     redis,
+    grantTokens,
+    anonymous: env.sessionsAnonymous,
     secrets: env.sessionSecrets,
     ttlSeconds: env.sessionTtlSeconds,
     // Plain http://localhost must work in development; production cookies are HTTPS-only.
@@ -68,8 +94,22 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       requestMetrics({ metrics }),
     ),
   )
+  app.use(
+    securityHeaders({ noStorePaths: ['/sessions'] }),
+    // Before anything that reads Redis: preflights are answered here, cross-site session changes refused.
+    allowOrigins({ origins: env.allowedOrigins }),
+  )
+  app.use('/sessions/*', rejectCrossSite({ allowedOrigins: env.allowedOrigins }))
   app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '*', limitBody(env.bodyLimitBytes))
-  app.use(attachServices({ redis, buffers, subscriptions, sessions }))
+  app.use(
+    attachServices({ redis, buffers, subscriptions, sessions, limits }),
+    countAuthFailures({ trustProxy: env.trustProxy }),
+  )
+  // Before the routes, so a refused creation never reaches the session store.
+  app.post(
+    '/sessions',
+    rateLimit('sessions', (c) => clientAddress(c, env.trustProxy)),
+  )
 
   app.route(
     '/',
@@ -79,9 +119,14 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       checks: { 'sse:liveReader': () => subscriptions.health() },
     }),
   )
-  app.route('/', metricsRoutes({ metrics, apiTokens: env.apiTokens }))
+  const auth = authorization({ adminTokens: env.apiTokens, metricsTokens: env.metricsTokens, grantTokens })
+  app.route('/', metricsRoutes({ metrics, auth }))
   app.route('/', sessionRoutes())
-  app.route('/', bufferRoutes({ apiTokens: env.apiTokens }))
+  app.route('/', userRoutes({ auth }))
+  const [devGrantSecret] = env.grantSecrets
+  if (env.nodeEnv !== 'production' && devGrantSecret)
+    app.route('/', devGrantRoutes({ secret: devGrantSecret }))
+  app.route('/', bufferRoutes({ auth }))
   app.route('/', pageRoutes({ html: readPage() }))
 
   return Object.assign(app, { lifecycle, logger })

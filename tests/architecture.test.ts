@@ -15,6 +15,8 @@ type Concern =
   | 'process'
   | 'redis'
   | 'sse'
+  | 'access'
+  | 'limits'
   | 'sessions'
   | 'buffers'
   | 'live'
@@ -22,16 +24,18 @@ type Concern =
 
 const MAY_IMPORT: Record<Concern, readonly Concern[]> = {
   main: ['app', 'env', 'lib', 'process', 'redis'],
-  app: ['env', 'lib', 'process', 'redis', 'sse', 'sessions', 'buffers', 'live', 'http'],
+  app: ['env', 'lib', 'process', 'redis', 'sse', 'access', 'limits', 'sessions', 'buffers', 'live', 'http'],
   env: [],
   lib: [],
   process: ['lib', 'env'],
   redis: ['lib', 'env'],
   sse: ['lib'],
-  sessions: ['lib', 'redis'],
+  access: ['lib', 'env'],
+  limits: ['lib', 'redis'],
+  sessions: ['lib', 'redis', 'access'],
   buffers: ['lib', 'redis'],
-  live: ['buffers', 'lib', 'redis', 'sse', 'process'],
-  http: ['lib', 'process', 'redis', 'sse', 'sessions', 'buffers', 'live'],
+  live: ['buffers', 'lib', 'redis', 'sse', 'process', 'limits'],
+  http: ['lib', 'process', 'redis', 'sse', 'access', 'limits', 'sessions', 'buffers', 'live'],
 }
 
 function concernOf(path: string): Concern {

@@ -7,6 +7,8 @@ export type FailureKind =
   | 'invalid'
   /** No acceptable credentials were presented. */
   | 'unauthenticated'
+  /** The credentials are valid but do not cover this request. */
+  | 'forbidden'
   | 'not_found'
   /** The input, or what it would make, exceeds a size limit. */
   | 'too_large'
@@ -14,10 +16,14 @@ export type FailureKind =
   | 'unsupported'
   /** A dependency cannot serve right now; the same request may succeed shortly. */
   | 'unavailable'
+  /** The caller is over a limit on how often or how much (requests per minute, open streams). */
+  | 'rate_limited'
 
 export interface ServiceErrorOptions {
   /** For `unauthenticated`: how to authenticate (an HTTP `WWW-Authenticate` challenge). */
   challenge?: string
+  /** For `rate_limited`: whole seconds until a retry may succeed (an HTTP `Retry-After`), when known. */
+  retryAfterSeconds?: number
   cause?: unknown
 }
 
@@ -32,15 +38,17 @@ export interface ServiceErrorOptions {
  */
 export class ServiceError extends Error {
   readonly challenge: string | undefined
+  readonly retryAfterSeconds: number | undefined
 
   constructor(
     readonly kind: FailureKind,
     readonly code: string,
     message: string,
-    { challenge, cause }: ServiceErrorOptions = {},
+    { challenge, retryAfterSeconds, cause }: ServiceErrorOptions = {},
   ) {
     super(message, cause === undefined ? undefined : { cause })
     this.name = 'ServiceError'
     this.challenge = challenge
+    this.retryAfterSeconds = retryAfterSeconds
   }
 }

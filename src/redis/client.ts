@@ -20,6 +20,10 @@ export interface Redis {
   getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
   set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
   del(...keys: string[]): Promise<number>
+  /** A key's time to live in ms: -1 without an expiry, -2 when the key does not exist. */
+  pttl(key: string): Promise<number>
+  /** Sets a key's time to live in ms; false when the key does not exist. */
+  pexpire(key: string, ms: number): Promise<boolean>
   /** A Lua script run by SHA (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
   createScript<TResult = unknown>(source: string): Script<TResult>
   /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
@@ -73,6 +77,8 @@ export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: num
       return reply === null ? null : 'OK'
     },
     del: (...keys) => call(() => client.del(keys)),
+    pttl: (key) => call(() => client.pTTL(key)),
+    pexpire: async (key, ms) => (await call(() => client.pExpire(key, ms))) === 1,
     createScript: <TResult>(source: string): Script<TResult> => {
       const sha1 = createHash('sha1').update(source).digest('hex')
       return {

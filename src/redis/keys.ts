@@ -7,6 +7,10 @@
  * | `hrs:session:v2:<id>`        | string | sessions: the data's JSON text (see session-patch.lua; always with a TTL) |
  * | `hrs:buf:{<name>}:items`     | stream | buffers: the items (see buffer-append.lua) |
  * | `hrs:buf:{<name>}:meta`      | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
+ * | `hrs:rl:{<kind>:<subject>}`  | string | limits: one rate limit's state (see rate-limit.lua; with a TTL) |
+ * | `hrs:sse:slots:{<session>}`  | zset   | limits: a session's open SSE streams, by lease expiry (see stream-slot-acquire.lua; TTL) |
+ * | `hrs:user:{<sub>}:sessions`  | zset   | sessions: the live sessions of a user (see session-create.lua) |
+ * | `hrs:revoked`                | stream | sessions: ids of ended sessions, so every replica ends their streams |
  */
 const KEY_PREFIX = 'hrs:'
 
@@ -16,12 +20,25 @@ export const keys = {
    * layout. Earlier builds of main kept a hash at `session:<id>`; the segment keeps those unread.
    */
   session: (id: string) => `${KEY_PREFIX}session:v2:${id}`,
+  /** What every session key starts with, for scripts that reach a user's sessions from their ids. */
+  sessionPrefix: () => `${KEY_PREFIX}session:v2:`,
   /**
    * A buffer's stream. Names are validated (`[A-Za-z0-9._:-]`, no braces), so the `{name}` hash tag
    * keeps a buffer's two keys in one cluster slot, and the `buf:` segment keeps every buffer key apart
    * from sessions and anything else.
    */
   bufferItems: (name: string) => `${KEY_PREFIX}buf:{${name}}:items`,
+  /**
+   * The sessions bound to user `sub` (a sorted set: session ids by creation time), for listing and
+   * revoking them. `sub` is URI-encoded, so it cannot break the hash tag or the separators.
+   */
+  userSessions: (sub: string) => `${KEY_PREFIX}user:{${encodeURIComponent(sub)}}:sessions`,
+  /** Ended sessions (a stream, trimmed to about 10,000 entries), which every replica's live reader follows. */
+  revokedSessions: () => `${KEY_PREFIX}revoked`,
   /** A buffer's resume bookkeeping (see doc/architecture.md, "Streams"). */
   bufferMeta: (name: string) => `${KEY_PREFIX}buf:{${name}}:meta`,
+  /** One rate limit's state. The subject is any string (an address, a token): URI-encoded, no brace breaks the tag. */
+  rateLimit: (kind: string, subject: string) => `${KEY_PREFIX}rl:{${kind}:${encodeURIComponent(subject)}}`,
+  /** The SSE stream slots of one session (any string, URI-encoded like a rate limit's subject). */
+  streamSlots: (session: string) => `${KEY_PREFIX}sse:slots:{${encodeURIComponent(session)}}`,
 } as const

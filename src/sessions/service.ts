@@ -1,3 +1,5 @@
+import type { GrantTokens } from '../access/grant-tokens.js'
+import { type Grant, NO_GRANT } from '../access/grants.js'
 import { ServiceError } from '../lib/errors.js'
 import type { Redis } from '../redis/client.js'
 import { SessionCookie, SessionCookieSigner, type VerifiedSessionId } from './cookie.js'
@@ -5,6 +7,10 @@ import { type Session, type SessionData, SessionStore } from './store.js'
 
 export interface SessionServiceOptions {
   redis: Redis
+  /** Verifies the grant tokens that browsers exchange for bound sessions. */
+  grantTokens: GrantTokens
+  /** SESSIONS_ANONYMOUS: whether a session may be created without a grant (it can read nothing). */
+  anonymous: boolean
   /** SESSION_SECRET: the first signs new cookies; all verify. */
   secrets: readonly string[]
   /** SESSION_TTL_SECONDS: how long a session lives after its last use, in Redis and in the browser. */
@@ -26,6 +32,23 @@ const MAX_COOKIE_LENGTH = 256
 const sessionRequired = () =>
   new ServiceError('unauthenticated', 'unauthorized', 'A valid session cookie is required')
 
+const grantRequired = () =>
+  new ServiceError(
+    'unauthenticated',
+    'unauthorized',
+    'A grant token is required to create a session: POST /sessions {"grant": "<token>"}',
+    { challenge: 'Bearer' },
+  )
+
+/** The most users whose index refresh a process remembers (see `touchIndexOf`). */
+const TOUCHED_USERS_REMEMBERED = 10_000
+
+/** The grant a session holds right now: none for an anonymous session, nor once its grant expired. */
+export function grantOf(session: Session, now = Date.now()): Grant {
+  const binding = session.binding
+  return binding && binding.grantExpiresAt > now ? binding.grant : NO_GRANT
+}
+
 /**
  * Browser sessions for one app: the store, the cookie's signer and its header text, built once.
  * Each request gets its own view, {@link RequestSession}.
@@ -41,15 +64,55 @@ export class SessionService {
   readonly store: SessionStore
   readonly signer: SessionCookieSigner
   readonly cookie: SessionCookie
+  readonly grantTokens: GrantTokens
+  readonly anonymous: boolean
+  /** SESSION_TTL_SECONDS in ms: a session was last used this long before it expires. */
+  readonly ttlMs: number
+  readonly #indexTouchedAt = new Map<string, number>()
 
-  constructor({ redis, secrets, ttlSeconds, secure }: SessionServiceOptions) {
+  constructor({ redis, grantTokens, anonymous, secrets, ttlSeconds, secure }: SessionServiceOptions) {
     this.store = new SessionStore(redis, ttlSeconds)
     this.signer = new SessionCookieSigner(secrets)
     this.cookie = new SessionCookie({ name: 'sid', maxAgeSeconds: ttlSeconds, secure })
+    this.grantTokens = grantTokens
+    this.anonymous = anonymous
+    this.ttlMs = ttlSeconds * 1000
   }
 
   forRequest(jar: CookieJar): RequestSession {
     return new RequestSession(this, jar)
+  }
+
+  /** User sessions for the admin API: list and revoke all ("log out everywhere"). */
+  listUser(sub: string) {
+    return this.store.listUser(sub)
+  }
+
+  revokeUser(sub: string): Promise<number> {
+    return this.store.revokeUser(sub)
+  }
+
+  /** How long session `id` has left, in ms; null when it is gone (expired or ended). */
+  remainingMs(id: string): Promise<number | null> {
+    return this.store.remainingMs(id)
+  }
+
+  /**
+   * A read slides a session's TTL but not its user's index, which gives itself two TTLs at each
+   * refresh: refreshing it at most every half TTL per process keeps it alive longer than any session it
+   * lists, at the cost of one unawaited command per user per half TTL.
+   */
+  touchIndexOf(sub: string): void {
+    const now = Date.now()
+    const last = this.#indexTouchedAt.get(sub)
+    if (last !== undefined && now - last < this.ttlMs / 2) return
+    this.#indexTouchedAt.delete(sub)
+    if (this.#indexTouchedAt.size >= TOUCHED_USERS_REMEMBERED) {
+      const oldest = this.#indexTouchedAt.keys().next().value
+      if (oldest !== undefined) this.#indexTouchedAt.delete(oldest)
+    }
+    this.#indexTouchedAt.set(sub, now)
+    this.store.touchIndex(sub).catch(() => this.#indexTouchedAt.delete(sub))
   }
 }
 
@@ -91,9 +154,30 @@ export class RequestSession {
     return session
   }
 
-  /** Starts a new session holding `data` (the login step: see README, "Sessions"). */
+  /** Starts an anonymous session holding `data`, where SESSIONS_ANONYMOUS allows it; it reads nothing. */
   async create(data: SessionData): Promise<Session> {
+    if (!this.service.anonymous) throw grantRequired()
     return this.#issue(await this.service.store.create(data))
+  }
+
+  /**
+   * Exchanges a grant token for a session bound to its user and holding its grant until the token's
+   * `exp`: how a browser gets read access without ever sending the token again. Always a fresh id
+   * (fixation defence); the session the cookie named, if any, ends.
+   */
+  async exchange(token: string, data: SessionData): Promise<Session> {
+    const { sub, grant, expiresAt } = await this.service.grantTokens.verify(token)
+    const binding = { sub, grant, grantExpiresAt: expiresAt, createdAt: Date.now() }
+    const session = await this.service.store.create(data, binding)
+    const previous = this.cookieId
+    if (previous !== null) await this.service.store.end(previous)
+    return this.#issue(session)
+  }
+
+  /** The grant the current session holds now; none without a session. */
+  async grant(): Promise<Grant> {
+    const session = await this.current()
+    return session ? grantOf(session) : NO_GRANT
   }
 
   /** Shallow-merges `patch` into the current session; a key set to null is removed. */
@@ -103,7 +187,11 @@ export class RequestSession {
 
   /** Moves the current session to a fresh id; the old one stops working at once. */
   rotate(): Promise<Session> {
-    return this.#writeCurrent((id) => this.service.store.rotate(id))
+    return this.#writeCurrent(async (id) => {
+      // The script must know the user, to index the new id; a rotation is rare, one more read is fine.
+      const session = await this.service.store.read(id)
+      return session && this.service.store.rotate(id, session.binding?.sub ?? null)
+    })
   }
 
   /**
@@ -112,7 +200,7 @@ export class RequestSession {
    */
   async logout(): Promise<void> {
     const id = this.cookieId
-    const deleted = id !== null && (await this.service.store.destroy(id))
+    const deleted = id !== null && (await this.service.store.end(id))
     this.jar.setCookie(this.service.cookie.expire())
     if (!deleted) throw sessionRequired()
   }
@@ -120,6 +208,7 @@ export class RequestSession {
   async #resolveCurrent(): Promise<Session | null> {
     const id = this.cookieId
     const session = id === null ? null : await this.service.store.read(id)
+    if (session?.binding) this.service.touchIndexOf(session.binding.sub)
     return session && this.#issue(session)
   }
 

@@ -11,6 +11,12 @@ export const EVENT_STREAM_HEADERS = {
   'X-Accel-Buffering': 'no',
 } as const
 
+/**
+ * A stream that sets a cookie (a session's refreshed expiry) must not be stored at all: `no-cache` would
+ * still let a shared cache keep it, cookie included, as long as it revalidates before reuse.
+ */
+const NO_STORE = 'no-store'
+
 export interface EventStream {
   /** Where the stream's bytes go. */
   sink: Writable
@@ -47,7 +53,9 @@ export function openEventStream(c: Context): EventStream {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
   if (!outgoing) {
     const { sink, body } = webSink()
-    return { sink, end: () => sink.end(), response: c.newResponse(body, 200, EVENT_STREAM_HEADERS) }
+    const response = c.newResponse(body, 200, EVENT_STREAM_HEADERS)
+    if (response.headers.has('set-cookie')) response.headers.set('cache-control', NO_STORE)
+    return { sink, end: () => sink.end(), response }
   }
   // Not `c.res`: once that exists, Hono re-wraps the returned response into one the adapter would
   // write out again, ignoring RESPONSE_ALREADY_SENT's marker.
@@ -56,7 +64,10 @@ export function openEventStream(c: Context): EventStream {
   const head: Record<string, string | string[]> = {}
   for (const [name, value] of headers) if (name !== 'set-cookie') head[name] = value
   const cookies = headers.getSetCookie()
-  if (cookies.length > 0) head['set-cookie'] = cookies
+  if (cookies.length > 0) {
+    head['set-cookie'] = cookies
+    head['cache-control'] = NO_STORE
+  }
   // As Nchan does: no chunked framing, the body ends with the connection. Each frame is then one buffer
   // and one plain write() on the socket instead of a four-part writev (size, CRLF, frame, CRLF): less
   // CPU per subscriber per item, for the server and for every client parsing it. An event stream

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../../lib/backoff.js'
 import type { Logger } from '../../process/logger.js'
 import { keys } from '../../redis/keys.js'
-import type { StreamReader, StreamReadReply } from '../../redis/stream-reader.js'
+import type { RawStreamEntry, StreamReader, StreamReadReply } from '../../redis/stream-reader.js'
 import { compareItemIds } from '../ids.js'
 import { toBufferItem } from '../items.js'
 import { itemFrame } from './frames.js'
@@ -33,7 +33,19 @@ export interface Membership {
 export interface LiveHubOptions {
   reader: StreamReader
   logger: Logger
+  /**
+   * Called with the id of every session ended anywhere (logout, rotation, revocation), read from the
+   * revocation stream in the same XREAD as the buffers, so following it costs no connection. Only while
+   * someone is subscribed: streams that could need ending exist only then.
+   */
+  onRevoked?: (sessionId: string) => void
 }
+
+/**
+ * How far back the revocation stream is read when the hub starts following it: a margin for the
+ * clocks of this host and Redis, which issues the ids. Replaying a revocation is harmless.
+ */
+const REVOCATION_REPLAY_MS = 60_000
 
 /** How long one XREAD blocks; also how often a healthy idle reader proves it is alive. */
 const BLOCK_MS = 2000
@@ -82,6 +94,9 @@ class FeedMembership implements Membership {
 export class LiveHub {
   readonly #reader: StreamReader
   readonly #logger: Logger
+  readonly #onRevoked: ((sessionId: string) => void) | undefined
+  // Where the revocation stream is read from; undefined while nobody is subscribed.
+  #revocationCursor: string | undefined
   readonly #feeds = new Map<string, Feed>()
   #running = false
   #closed = false
@@ -90,9 +105,10 @@ export class LiveHub {
   #readStartedAt: number | undefined
   #failure: string | undefined
 
-  constructor({ reader, logger }: LiveHubOptions) {
+  constructor({ reader, logger, onRevoked }: LiveHubOptions) {
     this.#reader = reader
     this.#logger = logger
+    this.#onRevoked = onRevoked
   }
 
   get closed(): boolean {
@@ -158,6 +174,7 @@ export class LiveHub {
     let failures = 0
     while (!this.#closed) {
       if (this.#feeds.size === 0) {
+        this.#revocationCursor = undefined
         await new Promise<void>((resolve) => {
           this.#idle = resolve
         })
@@ -165,6 +182,10 @@ export class LiveHub {
         continue
       }
       const cursors = [...this.#feeds.values()].map(({ key, lastSeen }) => ({ key, id: lastSeen }))
+      if (this.#onRevoked) {
+        this.#revocationCursor ??= `${Date.now() - REVOCATION_REPLAY_MS}-0`
+        cursors.push({ key: keys.revokedSessions(), id: this.#revocationCursor })
+      }
       this.#readingKeys = new Set(cursors.map(({ key }) => key))
       this.#readStartedAt = performance.now()
       try {
@@ -189,6 +210,10 @@ export class LiveHub {
 
   #dispatch(reply: StreamReadReply): void {
     for (const [key, entries] of Object.entries(reply)) {
+      if (key === keys.revokedSessions()) {
+        this.#revoke(entries)
+        continue
+      }
       const feed = this.#feeds.get(key)
       if (!feed) continue
       for (const entry of entries) {
@@ -199,6 +224,15 @@ export class LiveHub {
         const live: LiveItem = { id: item.id, prev: item.prev, frame: itemFrame(item) }
         for (const listener of feed.listeners) listener.offer(live)
       }
+    }
+  }
+
+  /** Entries of the revocation stream: `s` is the ended session's id. */
+  #revoke(entries: RawStreamEntry[]): void {
+    for (const [id, fields] of entries) {
+      this.#revocationCursor = id
+      const sessionId = fields[1]
+      if (fields[0] === 's' && sessionId !== undefined) this.#onRevoked?.(sessionId)
     }
   }
 }

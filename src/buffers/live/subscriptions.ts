@@ -1,8 +1,10 @@
 import type { Context } from 'hono'
+import type { StreamSlots } from '../../limits/stream-slots.js'
 import type { Logger } from '../../process/logger.js'
 import type { Redis } from '../../redis/client.js'
 import { RedisUnavailableError } from '../../redis/failures.js'
 import { EVENT_STREAM_HEADERS, openEventStream, retryLater } from '../../sse/event-stream.js'
+import { encodeFrame } from '../../sse/frames.js'
 import { Heartbeats } from '../../sse/heartbeats.js'
 import { Outbox } from '../../sse/outbox.js'
 import { BEFORE_ALL } from '../ids.js'
@@ -13,6 +15,8 @@ import { LiveHub } from './hub.js'
 
 export interface SubscriptionsOptions {
   redis: Redis
+  /** SSE_MAX_STREAMS_PER_SESSION, across replicas: each session stream holds a slot while it is open. */
+  slots: StreamSlots
   store: BufferStore
   logger: Logger
   /** SSE_RETRY_MS: the reconnect delay every stream announces. */
@@ -28,6 +32,31 @@ export interface SubscriptionsOptions {
 const END_GRACE_MS = 2000
 
 /**
+ * What a stream's authority rests on: the stream ends, with a final `event: revoked`, when that
+ * authority does. An admin token's streams have none of these and end only with the client or the app.
+ */
+export interface StreamOwner {
+  /** The session that opened the stream: it ends when the session is ended anywhere. */
+  sessionId?: string
+  /** When the grant that allowed the stream ends, ms since the epoch. */
+  endsAt?: number
+  /**
+   * For a session that can expire without notice: asked `afterMs` after the stream opens, and then as
+   * often as it says, how long the owner has left (null when it is gone).
+   */
+  expiry?: { afterMs: number; remainingMs: () => Promise<number | null> }
+}
+
+export type RevokedReason = 'session_ended' | 'session_expired' | 'grant_expired'
+
+/** No `id:`, so a client's last event id stays its last item. */
+const revokedFrame = (reason: RevokedReason) =>
+  encodeFrame({ event: 'revoked', data: JSON.stringify({ reason }) })
+
+/** The longest a timer may wait (setTimeout's limit is 2^31-1 ms); longer waits are taken in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
  * The SSE subscriptions of one app: its live hub (one blocking Redis reader for all of them), its
  * heartbeat ticker, and the wiring of each subscriber's stream. See doc/architecture.md, "Streams".
  *
@@ -41,10 +70,18 @@ export class Subscriptions {
   readonly #options: SubscriptionsOptions
   readonly #hub: LiveHub
   readonly #heartbeats: Heartbeats
+  /** How to end each open stream, by the session that opened it. */
+  readonly #bySession = new Map<string, Set<(reason: RevokedReason) => void>>()
 
   constructor(options: SubscriptionsOptions) {
     this.#options = options
-    this.#hub = new LiveHub({ reader: options.redis.createStreamReader(), logger: options.logger })
+    this.#hub = new LiveHub({
+      reader: options.redis.createStreamReader(),
+      logger: options.logger,
+      onRevoked: (sessionId) => {
+        for (const end of this.#bySession.get(sessionId) ?? []) end('session_ended')
+      },
+    })
     this.#heartbeats = new Heartbeats(options.heartbeatMs)
   }
 
@@ -58,9 +95,10 @@ export class Subscriptions {
     return this.#hub.health()
   }
 
-  /** Ends every stream cleanly (each within its grace) and drops the live reader's connection. */
-  close(): Promise<void> {
-    return this.#hub.close()
+  /** Ends every stream cleanly (each within its grace), then drops the live reader's connection. */
+  async close(): Promise<void> {
+    await this.#hub.close()
+    this.#options.slots.close()
   }
 
   /**
@@ -69,14 +107,17 @@ export class Subscriptions {
    * (`Accept: text/event-stream`) gives up for good on anything but 200, so it is told to come back
    * instead, as is every client of a closing app.
    */
-  async subscribe(c: Context, name: string, start: ReadFrom): Promise<Response> {
+  async subscribe(c: Context, name: string, start: ReadFrom, owner: StreamOwner = {}): Promise<Response> {
     // Hono runs GET handlers for HEAD: answer with the stream's head alone, never open one.
     if (c.req.method === 'HEAD') return c.body(null, 200, EVENT_STREAM_HEADERS)
     const { store, logger, retryMs, queueMaxEvents, queueMaxBytes } = this.#options
     if (this.#hub.closed) return retryLater(c, retryMs)
+    const fromEventSource = c.req.header('Accept')?.includes('text/event-stream') ?? false
+    const slot =
+      owner.sessionId === undefined ? undefined : await this.#options.slots.acquire(owner.sessionId)
     const first = await store.read(name, start, CATCH_UP_PAGE).catch((error: unknown) => {
-      if (error instanceof RedisUnavailableError && c.req.header('Accept')?.includes('text/event-stream'))
-        return null
+      void slot?.release()
+      if (error instanceof RedisUnavailableError && fromEventSource) return null
       throw error
     })
     if (!first) return retryLater(c, retryMs)
@@ -98,15 +139,66 @@ export class Subscriptions {
     follower.sendPage(first)
     const membership = this.#hub.join(name, first.newestId ?? BEFORE_ALL, follower)
     if (!membership) {
+      void slot?.release()
       void follower.end()
       return response
     }
+    // A slot lost to an expired lease may be another stream's now: this one makes way.
+    slot?.onLost(() => void outbox.end(END_GRACE_MS))
+    const stopWatching = this.#watchOwner(owner, (reason) => {
+      outbox.push(revokedFrame(reason))
+      void outbox.end(END_GRACE_MS)
+    })
     void outbox.ended.then((outcome) => {
       membership.leave()
+      stopWatching()
+      void slot?.release()
       if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
     })
     follower.follow(membership, first.items.length === CATCH_UP_PAGE)
     return response
+  }
+
+  /** Calls `end` once the stream's owner is gone; returns what stops watching. */
+  #watchOwner({ sessionId, endsAt, expiry }: StreamOwner, end: (reason: RevokedReason) => void): () => void {
+    let ended = false
+    const endOnce = (reason: RevokedReason) => {
+      if (ended) return
+      ended = true
+      end(reason)
+    }
+    const timers: { grant?: NodeJS.Timeout; expiry?: NodeJS.Timeout } = {}
+    const after = (which: keyof typeof timers, ms: number, then: () => void) => {
+      timers[which] = setTimeout(then, Math.min(Math.max(0, ms), MAX_TIMER_MS)).unref()
+    }
+    if (endsAt !== undefined) {
+      const checkGrant = () =>
+        Date.now() >= endsAt ? endOnce('grant_expired') : after('grant', endsAt - Date.now(), checkGrant)
+      checkGrant()
+    }
+    if (expiry) {
+      // A failed look (Redis trouble) is no proof of expiry: look again a second later.
+      const checkExpiry = async () => {
+        const remaining = await expiry.remainingMs().catch(() => 1000)
+        if (remaining === null) endOnce('session_expired')
+        else if (!ended) after('expiry', Math.max(remaining, 100), checkExpiry)
+      }
+      after('expiry', expiry.afterMs, checkExpiry)
+    }
+    let ends: Set<(reason: RevokedReason) => void> | undefined
+    if (sessionId !== undefined) {
+      ends = this.#bySession.get(sessionId) ?? new Set()
+      ends.add(endOnce)
+      this.#bySession.set(sessionId, ends)
+    }
+    return () => {
+      ended = true
+      clearTimeout(timers.grant)
+      clearTimeout(timers.expiry)
+      if (sessionId === undefined || !ends) return
+      ends.delete(endOnce)
+      if (ends.size === 0) this.#bySession.delete(sessionId)
+    }
   }
 }
 

@@ -1,17 +1,41 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context } from 'hono'
 import { createMiddleware } from 'hono/factory'
+import type { GrantTokens, VerifiedGrant } from '../../access/grant-tokens.js'
+import { type Access, allows } from '../../access/grants.js'
 import { ServiceError } from '../../lib/errors.js'
+import { grantOf } from '../../sessions/service.js'
 import type { ServiceVariables } from './services.js'
 
-export interface ApiTokenOptions {
-  /** Accepted tokens (API_TOKEN's comma-separated list: several allow rotation). */
-  tokens: readonly string[]
+export interface AuthOptions {
+  /** API_TOKEN: every buffer operation, the session admin API and /metrics. */
+  adminTokens: readonly string[]
+  /** METRICS_TOKEN: /metrics and nothing else. */
+  metricsTokens: readonly string[]
+  /** Verifies grant tokens (GRANT_SECRET, GRANT_PUBLIC_KEYS_FILE). */
+  grantTokens: GrantTokens
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest()
+/** Who a buffer request acts for, for what it opens: a stream ends when its credential does. */
+export interface Principal {
+  /** The user, for a grant token or a bound session. */
+  sub?: string
+  /** The session whose cookie authorised the request. */
+  sessionId?: string
+  /** When the grant that authorised the request ends, ms since the epoch. */
+  grantExpiresAt?: number
+}
+
+export interface AuthVariables {
+  principal: Principal
+}
+
+/** A valid bearer credential. */
+type Bearer = { kind: 'admin' } | { kind: 'metrics' } | ({ kind: 'grant' } & VerifiedGrant)
 
 const BEARER = /^Bearer[ ]+(\S+)[ ]*$/i
+/** Three base64url segments: a JWS in compact form, so a grant token, not an API token. */
+const COMPACT_JWS = /^[\w-]*\.[\w-]*\.[\w-]*$/
 
 const unauthenticated = (message: string, challenge: string) =>
   new ServiceError('unauthenticated', 'unauthorized', message, { challenge })
@@ -20,7 +44,15 @@ const tokenMissing = () =>
   unauthenticated('An API token is required: Authorization: Bearer <token>', 'Bearer')
 const tokenInvalid = () => unauthenticated('The API token is not valid', 'Bearer error="invalid_token"')
 const credentialsMissing = () =>
-  unauthenticated('A valid session cookie or an API token (Authorization: Bearer) is required', 'Bearer')
+  unauthenticated('A valid session cookie or a token (Authorization: Bearer) is required', 'Bearer')
+const bearerRequired = () =>
+  unauthenticated('Writes need a token (Authorization: Bearer): a session cookie never writes', 'Bearer')
+const notCovered = (what: string) =>
+  new ServiceError('forbidden', 'forbidden', `These credentials do not allow ${what}`, {
+    challenge: 'Bearer error="insufficient_scope"',
+  })
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
 
 /**
  * Checks a presented token against every accepted one in constant time: digests make the lengths
@@ -36,50 +68,75 @@ function tokenMatcher(tokens: readonly string[]): (presented: string) => boolean
   }
 }
 
-/** The token of an `Authorization: Bearer` header; null when there is no such header. */
-function bearerToken(c: Context): string | null | undefined {
-  const header = c.req.header('Authorization')
-  if (header === undefined) return null
-  return BEARER.exec(header)?.[1]
-}
-
 /**
- * Requires `Authorization: Bearer <token>` with one of `tokens` (401 otherwise): for producers and
- * other machine clients.
+ * Authentication and authorisation: one factory per kind of route, all sharing one way to read a
+ * bearer credential. See doc/security.md for the table of who may do what.
+ *
+ * - `admin`: the admin token only (the session admin API).
+ * - `metrics`: the admin or the metrics token.
+ * - `buffer(access)`: the admin token; a grant token whose grant covers the buffer; or, to read, a
+ *   session whose grant covers it. A cookie never authorises a write. Sets `principal`.
+ *
+ * A credential that is missing or invalid is a 401; a valid one that does not cover the request a 403.
  *
  * @example
  * ```ts
- * app.post('/buffers/:name/items', apiToken({ tokens: env.apiTokens }), append)
+ * const auth = authorization({ adminTokens, metricsTokens, grantTokens })
+ * app.post('/buffers/:name/items', auth.buffer('write'), append)
  * ```
  */
-export const apiToken = ({ tokens }: ApiTokenOptions) => {
-  const matches = tokenMatcher(tokens)
-  return createMiddleware(async (c, next) => {
-    const token = bearerToken(c)
-    if (token === null) throw tokenMissing()
-    if (token === undefined || !matches(token)) throw tokenInvalid()
-    await next()
-  })
-}
+export function authorization({ adminTokens, metricsTokens, grantTokens }: AuthOptions) {
+  const isAdmin = tokenMatcher(adminTokens)
+  const isMetrics = tokenMatcher(metricsTokens)
 
-/**
- * Requires either a valid API token or a live session (the request's session, whose expiry this
- * slides): for readers, which may be machines or browsers (EventSource cannot send an
- * Authorization header, so browsers use the cookie). A token that is presented must be valid: a wrong
- * token is a 401, not a fall-back to the cookie.
- *
- * @example
- * ```ts
- * app.get('/buffers/:name/items', tokenOrSession({ tokens: env.apiTokens }), list)
- * ```
- */
-export const tokenOrSession = ({ tokens }: ApiTokenOptions) => {
-  const matches = tokenMatcher(tokens)
-  return createMiddleware<{ Variables: ServiceVariables }>(async (c, next) => {
-    const token = bearerToken(c)
-    if (token === null) {
-      if ((await c.get('session').current()) === null) throw credentialsMissing()
-    } else if (token === undefined || !matches(token)) throw tokenInvalid()
-    await next()
-  })
+  /** The request's bearer credential; null without an Authorization header; 401 when invalid. */
+  async function bearer(c: Context): Promise<Bearer | null> {
+    const header = c.req.header('Authorization')
+    if (header === undefined) return null
+    const token = BEARER.exec(header)?.[1]
+    if (token === undefined) throw tokenInvalid()
+    if (isAdmin(token)) return { kind: 'admin' }
+    if (isMetrics(token)) return { kind: 'metrics' }
+    if (!COMPACT_JWS.test(token)) throw tokenInvalid()
+    return { kind: 'grant', ...(await grantTokens.verify(token)) }
+  }
+
+  const requireBearer = (allowed: readonly Bearer['kind'][], what: string) =>
+    createMiddleware(async (c, next) => {
+      const credential = await bearer(c)
+      if (credential === null) throw tokenMissing()
+      if (!allowed.includes(credential.kind)) throw notCovered(what)
+      await next()
+    })
+
+  return {
+    admin: requireBearer(['admin'], 'the session admin API'),
+    metrics: requireBearer(['admin', 'metrics'], 'reading metrics'),
+    buffer: (access: Access) =>
+      createMiddleware<{ Variables: ServiceVariables & AuthVariables }>(async (c, next) => {
+        const name = c.req.param('name') ?? ''
+        const what = `${access === 'read' ? 'reading' : 'writing'} buffer ${name}`
+        const credential = await bearer(c)
+        if (credential?.kind === 'admin') {
+          c.set('principal', {})
+        } else if (credential?.kind === 'grant') {
+          if (!allows(credential.grant, access, name)) throw notCovered(what)
+          c.set('principal', { sub: credential.sub, grantExpiresAt: credential.expiresAt })
+        } else if (credential) {
+          throw notCovered(what)
+        } else if (access === 'write') {
+          throw bearerRequired()
+        } else {
+          const session = await c.get('session').current()
+          if (session === null) throw credentialsMissing()
+          if (!allows(grantOf(session), access, name)) throw notCovered(what)
+          c.set('principal', {
+            sub: session.binding?.sub,
+            sessionId: session.id,
+            grantExpiresAt: session.binding?.grantExpiresAt,
+          })
+        }
+        await next()
+      }),
+  }
 }

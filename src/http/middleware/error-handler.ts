@@ -13,10 +13,12 @@ export interface ErrorBody {
 const STATUS_OF: Record<FailureKind, ContentfulStatusCode> = {
   invalid: 400,
   unauthenticated: 401,
+  forbidden: 403,
   not_found: 404,
   too_large: 413,
   unsupported: 415,
   unavailable: 503,
+  rate_limited: 429,
 }
 
 /** How long a client should wait before retrying after an outage, in seconds. */
@@ -41,8 +43,9 @@ function respond(c: Context, status: ContentfulStatusCode, code: string, message
 
 /**
  * The single place errors become responses. A ServiceError's kind decides its status: an
- * `unauthenticated` one carries its challenge as `WWW-Authenticate`, an `unavailable` one (Redis
- * trouble) is a 503 with `Retry-After`. Hono's HTTPException (malformed JSON, for one) keeps its
+ * `unauthenticated` or `forbidden` one carries its challenge as `WWW-Authenticate`, an `unavailable` one (Redis
+ * trouble) is a 503 with `Retry-After`, a `rate_limited` one a 429 with its own `Retry-After` when it
+ * knows one. Hono's HTTPException (malformed JSON, for one) keeps its
  * status. Anything else is a bug: a 500 whose body carries only a generic message and the request id,
  * while the stack goes to the log.
  */
@@ -55,6 +58,7 @@ export const handleError =
       }
       if (error.challenge !== undefined) c.header('WWW-Authenticate', error.challenge)
       if (error.kind === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS)
+      if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds))
       return respond(c, STATUS_OF[error.kind], error.code, error.message)
     }
     if (error instanceof HTTPException) {

@@ -29,10 +29,18 @@ function describeIssues(error: {
 
 /**
  * Validates a JSON request body against `schema`; handlers read it with `c.req.valid('json')`.
- * Bad input is always a 4xx JSON error: a body sent as another media type is 415 (the validator would
- * otherwise read it as `{}`), malformed JSON is 400 `bad_request`, a schema mismatch is 400
- * `invalid_body` naming each offending field, or saying the body nests deeper than JSON_MAX_DEPTH (checked
- * before the schema, whose recursion a deep body could overflow). A request without a body validates `{}`.
+ * Bad input is always a 4xx JSON error: a request that names another media type is 415 whatever its
+ * length (the validator would otherwise read it as `{}`), malformed JSON is 400 `bad_request`, a schema
+ * mismatch is 400 `invalid_body` naming each offending field, or saying the body nests deeper than
+ * JSON_MAX_DEPTH (checked before the schema, whose recursion a deep body could overflow). A request with
+ * neither a Content-Type nor a body validates `{}`; a body without a Content-Type is 415.
+ *
+ * The media type is refused even for an empty body: an HTML form can send a cross-site POST
+ * (urlencoded, multipart or text/plain, never JSON) without a preflight, so a route that took an empty
+ * form as `{}` would let any site act on a visitor's behalf (`POST /sessions` would replace the
+ * visitor's session). Only a JSON type, which a browser sends cross-origin only after a CORS preflight,
+ * or none at all with no body, reaches the handler. A script's bodiless `fetch(url, { method: 'POST',
+ * mode: 'no-cors' })` sends no Content-Type either: that one is `rejectCrossSite`'s (csrf.ts) to refuse.
  *
  * @example
  * ```ts
@@ -44,9 +52,12 @@ export const jsonBody = <Schema extends z.ZodType>(schema: Schema) =>
     'json',
     z.unknown().refine(withinMaxDepth, `JSON is nested deeper than ${JSON_MAX_DEPTH} levels`).pipe(schema),
     (result, c) => {
-      const mediaType = c.req.header('Content-Type')?.split(';')[0]?.trim() ?? ''
-      const hasBody = c.req.raw.body !== null && c.req.header('Content-Length') !== '0'
-      if (hasBody && !JSON_MEDIA_TYPE.test(mediaType)) {
+      const contentType = c.req.header('Content-Type')
+      const acceptable =
+        contentType === undefined
+          ? c.req.raw.body === null || c.req.header('Content-Length') === '0'
+          : JSON_MEDIA_TYPE.test(contentType.split(';')[0]?.trim() ?? '')
+      if (!acceptable) {
         throw new ServiceError('unsupported', 'unsupported_media_type', 'Send the body as application/json')
       }
       if (!result.success) throw new ServiceError('invalid', 'invalid_body', describeIssues(result.error))

@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory'
 import type { Subscriptions } from '../../buffers/live/subscriptions.js'
 import type { BufferStore } from '../../buffers/store.js'
+import type { RateLimiter } from '../../limits/rate-limiter.js'
 import type { Redis } from '../../redis/client.js'
 import type { RequestSession, SessionService } from '../../sessions/service.js'
 
@@ -10,6 +11,7 @@ export interface AppServices {
   buffers: BufferStore
   subscriptions: Subscriptions
   sessions: SessionService
+  limits: RateLimiter
 }
 
 /** What handlers read with `c.get(...)`. */
@@ -17,8 +19,12 @@ export interface ServiceVariables {
   redis: Redis
   buffers: BufferStore
   subscriptions: Subscriptions
+  /** The app's sessions, for the admin API. */
+  sessions: SessionService
   /** This request's session: lazy, it touches nothing until a handler asks. */
   session: RequestSession
+  /** The app's rate limits (see middleware/rate-limit.ts). */
+  limits: RateLimiter
 }
 
 /**
@@ -31,11 +37,13 @@ export interface ServiceVariables {
  * app.get('/ping', async (c) => c.json({ pong: await c.get('redis').ping() }))
  * ```
  */
-export const attachServices = ({ redis, buffers, subscriptions, sessions }: AppServices) =>
+export const attachServices = ({ redis, buffers, subscriptions, sessions, limits }: AppServices) =>
   createMiddleware<{ Variables: ServiceVariables }>(async (c, next) => {
     c.set('redis', redis)
     c.set('buffers', buffers)
     c.set('subscriptions', subscriptions)
+    c.set('limits', limits)
+    c.set('sessions', sessions)
     c.set(
       'session',
       sessions.forRequest({

@@ -1,15 +1,17 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import type { BufferItem } from '../../buffers/items.js'
+import type { StreamOwner } from '../../buffers/live/subscriptions.js'
 import type { Page } from '../../buffers/store.js'
 import { ServiceError } from '../../lib/errors.js'
-import { apiToken, tokenOrSession } from '../middleware/auth.js'
+import type { AuthVariables, authorization } from '../middleware/auth.js'
 import { jsonBody } from '../middleware/json-body.js'
+import { rateLimit } from '../middleware/rate-limit.js'
 import type { ServiceVariables } from '../middleware/services.js'
 import { appendBody, itemId, pageLimit, streamStart, toNewItems, validName } from './buffer-input.js'
 
 export interface BufferRouteOptions {
-  /** API_TOKEN: writers need one; readers need one or a live session. */
-  apiTokens: readonly string[]
+  /** Who may read and write which buffer (see doc/security.md). */
+  auth: ReturnType<typeof authorization>
 }
 
 /** The stored JSON text goes out as it is, without a parse and a serialise per item. */
@@ -23,16 +25,32 @@ function pageJson(page: Page, after: string | undefined): string {
   return `{"items":[${page.items.map(itemJson).join(',')}],"next":${next ? `"${next}"` : 'null'}${reset}}`
 }
 
-/**
- * Data-plane buffers: append (API token), page and follow live over SSE (API token or session).
- * See doc/architecture.md, "Streams", for ids, resume and the reset rule.
- */
-export function bufferRoutes({ apiTokens }: BufferRouteOptions) {
-  const writer = apiToken({ tokens: apiTokens })
-  const reader = tokenOrSession({ tokens: apiTokens })
+/** What ends a stream besides its client: the session that opened it, and the grant that allowed it. */
+function streamOwner(c: Context<{ Variables: ServiceVariables & AuthVariables }>): StreamOwner {
+  const { sessionId, grantExpiresAt } = c.get('principal')
+  const sessions = c.get('sessions')
+  return {
+    ...(grantExpiresAt !== undefined && { endsAt: grantExpiresAt }),
+    ...(sessionId !== undefined && {
+      sessionId,
+      expiry: { afterMs: sessions.ttlMs, remainingMs: () => sessions.remainingMs(sessionId) },
+    }),
+  }
+}
 
-  return new Hono<{ Variables: ServiceVariables }>()
-    .post('/buffers/:name/items', writer, validName, jsonBody(appendBody), async (c) => {
+/**
+ * Data-plane buffers: append and delete (write), page, describe and follow live over SSE (read).
+ * See doc/security.md for who may do which, and doc/architecture.md, "Streams", for ids, resume and
+ * the reset rule.
+ */
+export function bufferRoutes({ auth }: BufferRouteOptions) {
+  const writer = auth.buffer('write')
+  const reader = auth.buffer('read')
+  // Per grant subject (RATE_LIMIT_APPENDS_PER_MINUTE); the admin token's producers are not limited.
+  const appendsOfUser = rateLimit<ServiceVariables & AuthVariables>('appends', (c) => c.get('principal').sub)
+
+  return new Hono<{ Variables: ServiceVariables & AuthVariables }>()
+    .post('/buffers/:name/items', writer, appendsOfUser, validName, jsonBody(appendBody), async (c) => {
       const items = toNewItems(c.req.valid('json'))
       const ids = await c.get('buffers').append(c.req.param('name'), items)
       return c.json({ ids }, 201)
@@ -55,6 +73,6 @@ export function bufferRoutes({ apiTokens }: BufferRouteOptions) {
       return c.body(null, 204)
     })
     .get('/buffers/:name/events', reader, validName, (c) =>
-      c.get('subscriptions').subscribe(c, c.req.param('name'), streamStart(c)),
+      c.get('subscriptions').subscribe(c, c.req.param('name'), streamStart(c), streamOwner(c)),
     )
 }

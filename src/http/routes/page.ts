@@ -15,7 +15,7 @@ export function pageRoutes({ html }: { html: string }) {
     c.html(html, 200, {
       'Cache-Control': 'no-cache',
       'Content-Security-Policy':
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'",
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     }),
   )
 }

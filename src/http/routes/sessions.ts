@@ -15,21 +15,36 @@ const sessionData = z.preprocess(
   },
   z.record(z.string(), z.json()),
 )
-const createBody = z.strictObject({ data: sessionData.default({}) })
+const createBody = z.strictObject({
+  /** A grant token to exchange for a session bound to its user; without one, an anonymous session. */
+  grant: z.string().min(1).max(8192).optional(),
+  data: sessionData.default({}),
+})
 const patchBody = z.strictObject({ data: sessionData })
 
-const view = ({ id, data, expiresAt }: Session) => ({ id, data, expiresAt: expiresAt.toISOString() })
+const view = ({ id, data, expiresAt, binding }: Session) => ({
+  id,
+  data,
+  expiresAt: expiresAt.toISOString(),
+  ...(binding && {
+    user: binding.sub,
+    grant: { ...binding.grant, expiresAt: new Date(binding.grantExpiresAt).toISOString() },
+  }),
+})
 
 /**
- * The browser session resource: each route is one call of the request's session (src/sessions/service.ts)
- * and one Redis round trip. `POST /sessions` is where an application puts its login check: verify the
- * credentials, then create the session with what later requests need (user id, roles ...).
+ * The browser session resource: each route is one call of the request's session (src/sessions/service.ts).
+ * `POST /sessions` with `{"grant": "<token>"}` exchanges a grant token minted by the deployment's
+ * backend for a session bound to its user (doc/security.md); without a grant it creates an anonymous
+ * session, where SESSIONS_ANONYMOUS allows one.
  */
 export function sessionRoutes() {
   return new Hono<{ Variables: ServiceVariables }>()
-    .post('/sessions', jsonBody(createBody), async (c) =>
-      c.json(view(await c.get('session').create(c.req.valid('json').data)), 201),
-    )
+    .post('/sessions', jsonBody(createBody), async (c) => {
+      const { grant, data } = c.req.valid('json')
+      const session = c.get('session')
+      return c.json(view(await (grant ? session.exchange(grant, data) : session.create(data))), 201)
+    })
     .get('/sessions/current', async (c) => c.json(view(await c.get('session').require())))
     .patch('/sessions/current', jsonBody(patchBody), async (c) =>
       c.json(view(await c.get('session').patch(c.req.valid('json').data))),

@@ -1,7 +1,8 @@
 --[[
   Shallow-merges a patch into a session, atomically: concurrent patches to different keys all survive.
 
-  A session is a string: its data's JSON text, compact, as JSON.stringify wrote it. The merge works on
+  A session is a string: its data's JSON text, compact, as JSON.stringify wrote it, after a first line
+  holding its user binding when it has one (kept as it is). The merge works on
   that text without decoding any value (lua-cjson would lose number precision and turn [] into {}): the
   object's top-level members are split by scanning for structure (strings, brackets, braces), and
   members are compared and replaced as JSON text. Keys are JSON-encoded by JSON.stringify on both sides,
@@ -15,7 +16,7 @@
   ARGV[4+2n..]     JSON-encoded keys to remove (those the patch set to null)
 
   Returns {0} when the session does not exist, {1, size} when the merge would exceed the limit (nothing
-  is written), or {2, merged JSON text} with the expiry reset.
+  is written), or {2, merged JSON text, binding line} with the expiry reset.
 ]]
 
 -- The index just past the JSON string that starts (with its quote) at index i.
@@ -54,9 +55,16 @@ local function valueEnd(json, i)
 end
 
 local key = KEYS[1]
-local current = redis.call('GET', key)
-if not current then
+local stored = redis.call('GET', key)
+if not stored then
   return {0}
+end
+-- A session bound to a user keeps its binding on a first line (see src/sessions/store.ts); the data
+-- follows. JSON.stringify never writes a raw line break, so the first one ends the binding.
+local binding, current = '', stored
+local lineEnd = string.find(stored, '\n', 1, true)
+if lineEnd then
+  binding, current = string.sub(stored, 1, lineEnd), string.sub(stored, lineEnd + 1)
 end
 
 -- The current members, in order: names[k] is the k-th key's JSON text, values[name] its value's.
@@ -94,5 +102,5 @@ if #merged > tonumber(ARGV[2]) then
   return {1, #merged}
 end
 
-redis.call('SET', key, merged, 'EX', ARGV[1])
-return {2, merged}
+redis.call('SET', key, binding .. merged, 'EX', ARGV[1])
+return {2, merged, binding}

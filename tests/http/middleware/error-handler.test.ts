@@ -23,10 +23,12 @@ describe('handleError', () => {
   it.each([
     ['invalid', 400],
     ['unauthenticated', 401],
+    ['forbidden', 403],
     ['not_found', 404],
     ['too_large', 413],
     ['unsupported', 415],
     ['unavailable', 503],
+    ['rate_limited', 429],
   ] as [FailureKind, number][])(
     'answers a ServiceError of kind %s with %i, its code and message',
     async (kind, status) => {
@@ -46,6 +48,17 @@ describe('handleError', () => {
       '/boom',
     )
     expect(plain.headers.get('www-authenticate')).toBeNull()
+  })
+
+  it('sends the Retry-After of a rate_limited ServiceError when it has one', async () => {
+    const limited = new ServiceError('rate_limited', 'rate_limited', 'Slow down', { retryAfterSeconds: 12 })
+    const res = await appThrowing(limited).app.request('/boom')
+    expect(res.status).toBe(429)
+    expect(res.headers.get('retry-after')).toBe('12')
+    const unknown = await appThrowing(new ServiceError('rate_limited', 'too_many_streams', 'No')).app.request(
+      '/boom',
+    )
+    expect(unknown.headers.get('retry-after')).toBeNull()
   })
 
   it('keeps an HTTPException status and gives it a code', async () => {

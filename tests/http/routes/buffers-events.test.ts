@@ -10,6 +10,7 @@ import {
   servedUrl,
   tokenHeaders,
 } from '../../support/buffers.js'
+import { grantToken } from '../../support/grants.js'
 import type { SseBlock } from '../../support/sse-client.js'
 
 const redisUrl = inject('redisUrl')
@@ -46,9 +47,14 @@ describe('GET /buffers/:name/events', async () => {
   })
 
   it('lets a browser in with its session cookie, and re-sends the cookie with a fresh Max-Age', async () => {
-    const created = await app.request('/sessions', { method: 'POST' })
+    const name = bufferName()
+    const created = await app.request('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant: await grantToken({ read: [name] }) }),
+    })
     const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
-    const url = `${await servedUrl(app)}/buffers/${bufferName()}/events`
+    const url = `${await servedUrl(app)}/buffers/${name}/events`
     const withCookie = await fetch(url, { headers: { Cookie: cookie } })
     expect(withCookie.status).toBe(200)
     expect(withCookie.headers.get('set-cookie')).toMatch(new RegExp(`^${cookie}; Max-Age=86400;`))

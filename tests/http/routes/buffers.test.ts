@@ -2,6 +2,7 @@ import { describe, expect, inject, it } from 'vitest'
 import { keys } from '../../../src/redis/keys.js'
 import { buildTestApp } from '../../support/app.js'
 import { appendNumbers, bufferName, range, tokenHeaders } from '../../support/buffers.js'
+import { grantToken } from '../../support/grants.js'
 
 const redisUrl = inject('redisUrl')
 const json = { 'Content-Type': 'application/json' }
@@ -73,15 +74,20 @@ describe('buffers', async () => {
       },
     )
 
-    it('append and delete need the token: a session is not enough', async () => {
-      const created = await app.request('/sessions', { method: 'POST', headers: json, body: '{}' })
-      const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
+    it('append and delete need a token: a session is not enough, even with a write grant', async () => {
       const name = bufferName()
+      const grant = await grantToken({ read: [name], write: [name] })
+      const created = await app.request('/sessions', {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ grant }),
+      })
+      const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
       expect((await post(name, { data: 1 }, { Cookie: cookie })).status).toBe(401)
       expect(
         (await app.request(`/buffers/${name}`, { method: 'DELETE', headers: { Cookie: cookie } })).status,
       ).toBe(401)
-      // ...but reading accepts the session.
+      // ...but reading accepts the session, as far as its grant goes.
       await appendNumbers(app, name, [1])
       const read = await app.request(`/buffers/${name}/items`, { headers: { Cookie: cookie } })
       expect(read.status).toBe(200)

@@ -3,6 +3,7 @@ import { keys } from '../../../src/redis/keys.js'
 import { SessionCookieSigner } from '../../../src/sessions/cookie.js'
 import { buildTestApp } from '../../support/app.js'
 import { TEST_SESSION_SECRET } from '../../support/env.js'
+import { grantToken } from '../../support/grants.js'
 
 const { app, client } = await buildTestApp(inject('redisUrl'))
 
@@ -291,9 +292,26 @@ describe('secret rotation', () => {
 })
 
 describe('production mode', () => {
+  it('creates no anonymous session and mints no development grant', async () => {
+    const prodApp = (await buildTestApp(inject('redisUrl'), { NODE_ENV: 'production' })).app
+    const anonymous = await prodApp.request('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"data":{"a":1}}',
+    })
+    expect(anonymous.status).toBe(401)
+    expect(anonymous.headers.get('set-cookie')).toBeNull()
+    expect((await prodApp.request('/dev/grant', { method: 'POST' })).status).toBe(404)
+  })
+
   it('marks the cookie Secure, with every other flag as in development', async () => {
     const prodApp = (await buildTestApp(inject('redisUrl'), { NODE_ENV: 'production' })).app
-    const res = await prodApp.request('/sessions', { method: 'POST' })
+    const res = await prodApp.request('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant: await grantToken() }),
+    })
+    expect(res.status).toBe(201)
     const cookie = res.headers.get('set-cookie') ?? ''
     for (const flag of ['HttpOnly', 'Secure', 'SameSite=Lax', 'Path=/', 'Max-Age=86400']) {
       expect(cookie.split('; '), flag).toContain(flag)

@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto'
+import { Hono } from 'hono'
+import { SignJWT } from 'jose'
+
+export interface DevGrantOptions {
+  /** The first GRANT_SECRET: what a deployment's own backend would sign with. */
+  secret: string
+}
+
+/** How long a development grant lasts. */
+const DEV_GRANT_TTL_SECONDS = 3600
+
+/**
+ * `POST /dev/grant`: a grant token to read every buffer, for the demo page at `/`, standing in for the
+ * backend that mints grants in a real deployment (doc/security.md shows how). createApp mounts it only
+ * outside production, and only when GRANT_SECRET is set: a production service never mints grants.
+ */
+export function devGrantRoutes({ secret }: DevGrantOptions) {
+  const key = new TextEncoder().encode(secret)
+  return new Hono().post('/dev/grant', async (c) => {
+    const token = await new SignJWT({ buffers: { read: ['*'] } })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`dev-${randomBytes(6).toString('hex')}`)
+      .setIssuedAt()
+      .setExpirationTime(`${DEV_GRANT_TTL_SECONDS}s`)
+      .sign(key)
+    return c.json({ grant: token, note: 'development only: a real deployment mints grants in its backend' })
+  })
+}
