@@ -1,13 +1,14 @@
 import type { Server } from 'node:http'
-import { serve } from '@hono/node-server'
-import { createApp } from './app.js'
 import { ConfigError, describeRedisUrl, type Env, loadEnv } from './env.js'
 import { EXIT_CODES } from './process/exit-codes.js'
 import type { Logger } from './process/logger.js'
-import { drainAndClose } from './process/shutdown.js'
-import { connectRedis, type RedisConnection, RedisStartupError } from './redis/connection.js'
+import type { RedisConnection } from './redis/connection.js'
 
-/** The process: the only file that reads process.env, handles signals or exits (see EXIT_CODES). */
+/**
+ * The process: the only file that reads process.env, handles signals or exits (see EXIT_CODES).
+ * The configuration is checked before the rest of the service is even loaded, so a misconfigured
+ * process says so and exits at once.
+ */
 
 function fail(code: number, lines: readonly string[]): never {
   process.stderr.write(`hono-redis-service: ${lines.join('\n')}\n`)
@@ -28,6 +29,7 @@ function loadConfigOrExit(): Env {
 }
 
 async function connectOrExit(env: Env): Promise<RedisConnection> {
+  const { connectRedis, RedisStartupError } = await import('./redis/connection.js')
   try {
     return await connectRedis(env)
   } catch (error) {
@@ -58,6 +60,11 @@ function logConnectionState({ client }: RedisConnection, logger: Logger): void {
 
 async function main() {
   const env = loadConfigOrExit()
+  const [{ serve }, { createApp }, { drainAndClose }] = await Promise.all([
+    import('@hono/node-server'),
+    import('./app.js'),
+    import('./process/shutdown.js'),
+  ])
   const connection = await connectOrExit(env)
   const app = createApp(env, connection.redis)
   const { logger } = app
