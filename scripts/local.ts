@@ -119,6 +119,8 @@ async function main() {
       REDIS_URL: redis.url,
       SESSION_SECRET: process.env.SESSION_SECRET || throwAwaySecret(),
       GRANT_SECRET: process.env.GRANT_SECRET || throwAwaySecret(),
+      // The demo page gets its grant from /dev/grant: fine for a throw-away local service only.
+      DEV_GRANTS: 'true',
       API_TOKEN: apiToken,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

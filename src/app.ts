@@ -1,13 +1,13 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import { type RequestIdVariables, requestId } from 'hono/request-id'
 import { GrantTokens } from './access/grant-tokens.js'
 import { Subscriptions } from './buffers/live/subscriptions.js'
 import { BufferStore } from './buffers/store.js'
 import type { Env } from './env.js'
-import { clientAddress } from './http/client-address.js'
+import { addressNetwork, clientAddresses } from './http/client-address.js'
 import { accessLog } from './http/middleware/access-log.js'
 import { type AuthVariables, authorization } from './http/middleware/auth.js'
-import { countAuthFailures } from './http/middleware/auth-failures.js'
+import { authFailureCounter } from './http/middleware/auth-failures.js'
 import { limitBody } from './http/middleware/body-limit.js'
 import { allowOrigins } from './http/middleware/cors.js'
 import { rejectCrossSite } from './http/middleware/csrf.js'
@@ -83,8 +83,11 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     secure: env.nodeEnv === 'production',
   })
 
+  // Rate limits count clients by address, IPv6 ones by /64 network.
+  const clientOf = clientAddresses(env.trustProxy)
+  const addressOf = (c: Context) => addressNetwork(clientOf(c))
   const app = new Hono<AppEnv>()
-  app.onError(handleError(logger))
+  app.onError(handleError(logger, { countAuthFailure: authFailureCounter(limits, addressOf) }))
   app.notFound(handleNotFound)
   app.use(
     requestId(),
@@ -94,22 +97,19 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       requestMetrics({ metrics }),
     ),
   )
-  app.use(
-    securityHeaders({ noStorePaths: ['/sessions'] }),
-    // Before anything that reads Redis: preflights are answered here, cross-site session changes refused.
-    allowOrigins({ origins: env.allowedOrigins }),
+  app.use(securityHeaders())
+  // Before anything that reads Redis: preflights are answered here, cross-site session changes refused.
+  // Without ALLOWED_ORIGINS there is no CORS at all: no layer either.
+  if (env.allowedOrigins.length > 0) app.use(allowOrigins({ origins: env.allowedOrigins }))
+  app.on(
+    ['POST', 'PUT', 'PATCH', 'DELETE'],
+    ['/sessions', '/sessions/*'],
+    rejectCrossSite({ allowedOrigins: env.allowedOrigins }),
   )
-  app.use('/sessions/*', rejectCrossSite({ allowedOrigins: env.allowedOrigins }))
   app.on(['POST', 'PUT', 'PATCH', 'DELETE'], '*', limitBody(env.bodyLimitBytes))
-  app.use(
-    attachServices({ redis, buffers, subscriptions, sessions, limits }),
-    countAuthFailures({ trustProxy: env.trustProxy }),
-  )
+  app.use(attachServices({ redis, buffers, subscriptions, sessions, limits }))
   // Before the routes, so a refused creation never reaches the session store.
-  app.post(
-    '/sessions',
-    rateLimit('sessions', (c) => clientAddress(c, env.trustProxy)),
-  )
+  app.post('/sessions', rateLimit('sessions', addressOf))
 
   app.route(
     '/',
@@ -124,8 +124,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   app.route('/', sessionRoutes())
   app.route('/', userRoutes({ auth }))
   const [devGrantSecret] = env.grantSecrets
-  if (env.nodeEnv !== 'production' && devGrantSecret)
-    app.route('/', devGrantRoutes({ secret: devGrantSecret }))
+  if (env.devGrants && devGrantSecret) app.route('/', devGrantRoutes({ secret: devGrantSecret }))
   app.route('/', bufferRoutes({ auth }))
   app.route('/', pageRoutes({ html: readPage() }))
 

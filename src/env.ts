@@ -167,6 +167,7 @@ const schema = z
     GRANT_ISSUER: z.preprocess(unsetIfEmpty, z.string().optional()),
     // Its default depends on NODE_ENV, so it is resolved after parsing.
     SESSIONS_ANONYMOUS: boolean,
+    DEV_GRANTS: boolean,
     ALLOWED_ORIGINS: origins,
     TRUST_PROXY: proxyAddresses,
     RATE_LIMIT_SESSIONS_PER_MINUTE: integer(1, 1_000_000, 30),
@@ -185,6 +186,13 @@ const schema = z
     // .env.example's values pass the length rule so that `docker compose up` works out of the box; they
     // must never sign real cookies.
     if (env.NODE_ENV !== 'production') return
+    if (env.DEV_GRANTS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEV_GRANTS'],
+        message: 'must not be true in production: it lets anyone mint a grant to read every buffer',
+      })
+    }
     for (const name of ['SESSION_SECRET', 'API_TOKEN', 'METRICS_TOKEN', 'GRANT_SECRET'] as const) {
       if (env[name].some((value) => value.startsWith(EXAMPLE_SECRET_PREFIX))) {
         ctx.addIssue({
@@ -233,6 +241,8 @@ export interface Env {
   readonly grantIssuer: string | undefined
   /** Whether POST /sessions without a grant creates a session (with no read access). */
   readonly sessionsAnonymous: boolean
+  /** Whether `POST /dev/grant` mints development grants (for the demo page); never in production. */
+  readonly devGrants: boolean
   readonly allowedOrigins: readonly string[]
   readonly trustProxy: readonly string[]
   readonly rateLimitSessionsPerMinute: number
@@ -337,6 +347,7 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     grantAudience: v.GRANT_AUDIENCE,
     grantIssuer: v.GRANT_ISSUER,
     sessionsAnonymous: v.SESSIONS_ANONYMOUS ?? v.NODE_ENV !== 'production',
+    devGrants: v.DEV_GRANTS ?? false,
     allowedOrigins: Object.freeze(v.ALLOWED_ORIGINS),
     trustProxy: Object.freeze(v.TRUST_PROXY),
     rateLimitSessionsPerMinute: v.RATE_LIMIT_SESSIONS_PER_MINUTE,

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import { ConfigError, describeRedisUrl, type Env, loadEnv } from './env.js'
 import { EXIT_CODES } from './process/exit-codes.js'
 import type { Logger } from './process/logger.js'
@@ -60,22 +60,31 @@ function logConnectionState({ client }: RedisConnection, logger: Logger): void {
 
 async function main() {
   const env = loadConfigOrExit()
-  const [{ serve }, { createApp }, { drainAndClose }] = await Promise.all([
+  const [{ serve }, { createApp }, { drainAndClose }, { SecureServerResponse }] = await Promise.all([
     import('@hono/node-server'),
     import('./app.js'),
     import('./process/shutdown.js'),
+    import('./http/middleware/security-headers.js'),
   ])
   const connection = await connectOrExit(env)
   const app = createApp(env, connection.redis)
   const { logger } = app
   logConnectionState(connection, logger)
 
-  const server = serve({ fetch: app.fetch, port: env.port, hostname: env.host }, (info) => {
-    logger.info(
-      { url: `http://${info.address}:${info.port}`, redis: describeRedisUrl(env.redisUrl) },
-      'listening',
-    )
-  }) as Server
+  const server = serve(
+    {
+      fetch: app.fetch,
+      port: env.port,
+      hostname: env.host,
+      serverOptions: { ServerResponse: SecureServerResponse as typeof ServerResponse },
+    },
+    (info) => {
+      logger.info(
+        { url: `http://${info.address}:${info.port}`, redis: describeRedisUrl(env.redisUrl) },
+        'listening',
+      )
+    },
+  ) as Server
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'http server error')
     process.exit(EXIT_CODES.failure)

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, describeRedisUrl, EXAMPLE_SECRET_PREFIX, loadEnv } from '../src/env.js'
 
@@ -34,6 +37,20 @@ describe('loadEnv', () => {
       sseRetryMs: 2000,
       sseQueueMaxEvents: 1000,
       sseQueueMaxBytes: 1_048_576,
+      sseMaxStreamsPerSession: 16,
+      metricsTokens: [],
+      grantSecrets: [],
+      grantPublicKeys: [],
+      grantMaxTtlSeconds: 86_400,
+      grantAudience: undefined,
+      grantIssuer: undefined,
+      sessionsAnonymous: true,
+      devGrants: false,
+      allowedOrigins: [],
+      trustProxy: [],
+      rateLimitSessionsPerMinute: 30,
+      rateLimitAuthFailuresPerMinute: 30,
+      rateLimitAppendsPerMinute: 6000,
     })
     expect(Object.isFrozen(env)).toBe(true)
     expect(Object.isFrozen(env.sessionSecrets)).toBe(true)
@@ -112,6 +129,33 @@ describe('loadEnv', () => {
     expect(
       problemsOf({ ...valid, NODE_ENV: 'production', SESSION_SECRET: `${SECRET},${placeholder}` }),
     ).toEqual([expect.stringMatching(/^SESSION_SECRET still holds the placeholder from .env.example/)])
+  })
+
+  it('is safe by default in production: no anonymous sessions, and development grants refused', () => {
+    expect(loadEnv({ ...valid, NODE_ENV: 'production' }).sessionsAnonymous).toBe(false)
+    expect(loadEnv({ ...valid, NODE_ENV: 'production', SESSIONS_ANONYMOUS: 'true' }).sessionsAnonymous).toBe(
+      true,
+    )
+    expect(problemsOf({ ...valid, NODE_ENV: 'production', DEV_GRANTS: 'true' })).toEqual([
+      expect.stringMatching(/^DEV_GRANTS must not be true in production/),
+    ])
+    expect(loadEnv({ ...valid, DEV_GRANTS: 'true' }).devGrants).toBe(true)
+  })
+
+  it('refuses a public keys file that holds a private key, or keys without an allowed alg', () => {
+    const file = (keys: object[]) => {
+      const path = join(mkdtempSync(join(tmpdir(), 'jwks-')), 'keys.json')
+      writeFileSync(path, JSON.stringify({ keys }))
+      return path
+    }
+    const publicKey = { kty: 'OKP', crv: 'Ed25519', x: 'AAAA', alg: 'EdDSA' }
+    expect(loadEnv({ ...valid, GRANT_PUBLIC_KEYS_FILE: file([publicKey]) }).grantPublicKeys).toHaveLength(1)
+    expect(problemsOf({ ...valid, GRANT_PUBLIC_KEYS_FILE: file([{ ...publicKey, d: 'BBBB' }]) })).toEqual([
+      expect.stringMatching(/private or symmetric key/),
+    ])
+    expect(problemsOf({ ...valid, GRANT_PUBLIC_KEYS_FILE: file([{ ...publicKey, alg: 'HS256' }]) })).toEqual([
+      expect.stringMatching(/alg/),
+    ])
   })
 
   it('never puts a secret value into an error', () => {

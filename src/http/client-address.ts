@@ -23,18 +23,6 @@ function normalise(address: string): string {
   return address.toLowerCase()
 }
 
-/** TRUST_PROXY is fixed for an app's life: its normalised set is built once per list. */
-const trustedSets = new WeakMap<readonly string[], ReadonlySet<string>>()
-
-function trustedSet(trustProxy: readonly string[]): ReadonlySet<string> {
-  let set = trustedSets.get(trustProxy)
-  if (!set) {
-    set = new Set(trustProxy.map(normalise))
-    trustedSets.set(trustProxy, set)
-  }
-  return set
-}
-
 type NodeBindings = { incoming?: { socket?: unknown }; server?: { incoming?: { socket?: unknown } } }
 
 /** The peer address of the request's socket on @hono/node-server; undefined without one. */
@@ -55,13 +43,23 @@ function socketAddress(c: Context): string | undefined {
  * IPv4-mapped IPv6 addresses are reduced to IPv4 and IPv6 is lower-cased, on both the socket's and the
  * header's addresses, and in `trustProxy` as the caller wrote it (TRUST_PROXY values are compared after
  * the same normalisation). Without a socket (`app.request()`) the answer is {@link UNKNOWN_ADDRESS}.
+ * Built once per app, with its TRUST_PROXY.
+ *
+ * @example
+ * ```ts
+ * const addressOf = clientAddresses(env.trustProxy)
+ * app.post('/sessions', rateLimit('sessions', addressOf))
+ * ```
  */
-export function clientAddress(c: Context, trustProxy: readonly string[]): string {
+export function clientAddresses(trustProxy: readonly string[]): (c: Context) => string {
+  const trusted: ReadonlySet<string> = new Set(trustProxy.map(normalise))
+  return (c) => clientAddressOf(c, trusted)
+}
+
+function clientAddressOf(c: Context, trusted: ReadonlySet<string>): string {
   const peer = socketAddress(c)
   if (peer === undefined) return UNKNOWN_ADDRESS
   let client = normalise(peer)
-  if (trustProxy.length === 0) return client
-  const trusted = trustedSet(trustProxy)
   if (!trusted.has(client)) return client
   const forwarded = c.req.header('X-Forwarded-For')
   if (!forwarded) return client
@@ -73,4 +71,24 @@ export function clientAddress(c: Context, trustProxy: readonly string[]): string
     if (!trusted.has(client)) return client
   }
   return client
+}
+
+/**
+ * What a client address is counted as by the rate limits: an IPv4 address as it is, an IPv6 address as
+ * its /64 network (`2001:db8:0:1::/64`), which one client usually holds whole: counted per address, it
+ * could take a fresh one for every attempt.
+ */
+export function addressNetwork(address: string): string {
+  if (isIP(address) !== 6) return address
+  const [head = '', tail] = address.split('::')
+  const groups = head === '' ? [] : head.split(':')
+  if (tail !== undefined) {
+    const rest = tail === '' ? [] : tail.split(':')
+    while (groups.length + rest.length < 8) groups.push('0')
+    groups.push(...rest)
+  }
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group, 16).toString(16))
+    .join(':')}::/64`
 }

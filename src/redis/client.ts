@@ -18,6 +18,11 @@ export interface Redis {
   ping(): Promise<string>
   /** GET and set the expiry in one command (GETEX); nothing is created when the key is missing. */
   getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
+  /**
+   * GETEX without deserialisation: the stored text as it is (Upstash's `automaticDeserialization: false`).
+   * For values that are not JSON, which `getex` would first try, and fail, to parse.
+   */
+  getexText(key: string, opts: { ex: number }): Promise<string | null>
   set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
   del(...keys: string[]): Promise<number>
   /** A key's time to live in ms: -1 without an expiry, -2 when the key does not exist. */
@@ -67,6 +72,7 @@ export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: num
     ping: () => call(() => client.ping()),
     getex: async <T>(key: string, { ex }: { ex: number }) =>
       deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: ex }))),
+    getexText: (key, { ex }) => call(() => client.getEx(key, { type: 'EX', value: ex })),
     set: async (key, value, { ex, nx } = {}) => {
       const reply = await call(() =>
         client.set(key, serialize(value), {

@@ -216,6 +216,7 @@ export class RequestSession {
     const id = this.cookieId
     const session = id === null ? null : await write(id)
     if (session === null) throw sessionRequired()
+    if (session.binding) this.service.touchIndexOf(session.binding.sub)
     return this.#issue(session)
   }
 

@@ -34,6 +34,12 @@ export interface UserSession {
   expiresAt: Date
 }
 
+/**
+ * The most sessions one user keeps: a new one past it ends the oldest. It bounds the user's index, and
+ * what a revocation must end at once.
+ */
+const SESSIONS_PER_USER_MAX = 100
+
 /** The largest session data accepted, as UTF-8 bytes of its JSON. */
 const SESSION_DATA_MAX_BYTES = 4096
 
@@ -50,12 +56,30 @@ type StoredValue = string
 const storedValue = (binding: SessionBinding | null, json: DataJson): StoredValue =>
   binding ? `${JSON.stringify(binding)}\n${json}` : json
 
-function parseStored(stored: StoredValue): { binding: SessionBinding | null; data: SessionData } {
-  const lineEnd = stored.indexOf('\n')
-  if (lineEnd < 0) return { binding: null, data: JSON.parse(stored) as SessionData }
-  return {
-    binding: JSON.parse(stored.slice(0, lineEnd)) as SessionBinding,
-    data: JSON.parse(stored.slice(lineEnd + 1)) as SessionData,
+/** How many binding lines a store remembers parsed: a session's line is the same on every read. */
+const BINDINGS_REMEMBERED = 10_000
+
+/** Parses stored values; the binding lines it has seen are parsed once (a bounded map, oldest out). */
+class StoredValues {
+  readonly #bindings = new Map<string, SessionBinding>()
+
+  parse(stored: StoredValue): { binding: SessionBinding | null; data: SessionData } {
+    const lineEnd = stored.indexOf('\n')
+    if (lineEnd < 0) return { binding: null, data: JSON.parse(stored) as SessionData }
+    return { binding: this.#binding(stored.slice(0, lineEnd)), data: JSON.parse(stored.slice(lineEnd + 1)) }
+  }
+
+  #binding(line: string): SessionBinding {
+    let binding = this.#bindings.get(line)
+    if (!binding) {
+      binding = Object.freeze(JSON.parse(line) as SessionBinding)
+      if (this.#bindings.size >= BINDINGS_REMEMBERED) {
+        const oldest = this.#bindings.keys().next().value
+        if (oldest !== undefined) this.#bindings.delete(oldest)
+      }
+      this.#bindings.set(line, binding)
+    }
+    return binding
   }
 }
 
@@ -90,6 +114,8 @@ export class SessionStore {
     revokeUser: Script<number>
   }
 
+  private readonly stored = new StoredValues()
+
   constructor(
     private readonly redis: Redis,
     private readonly ttlSeconds: number,
@@ -118,7 +144,7 @@ export class SessionStore {
     const json = JSON.stringify(data)
     const size = Buffer.byteLength(json)
     if (size > SESSION_DATA_MAX_BYTES) throw tooLarge(size)
-    const index = binding ? [keys.userSessions(binding.sub)] : []
+    const index = binding ? [keys.userSessions(binding.sub), keys.revokedSessions()] : []
     // A collision of 192 random bits will not happen; NX only makes the impossible case safe.
     for (;;) {
       const id = newSessionId()
@@ -130,6 +156,8 @@ export class SessionStore {
           id,
           String(binding?.createdAt ?? 0),
           String(this.indexLifetimeMs),
+          String(SESSIONS_PER_USER_MAX),
+          keys.sessionPrefix(),
         ],
       )
       if (created === 1) return this.session(id, data, binding)
@@ -138,11 +166,9 @@ export class SessionStore {
 
   /** GETEX: the session and a fresh TTL in one command; a missing key stays missing. */
   async read(id: string): Promise<Session | null> {
-    // The client parses a JSON value; a bound session's value is two lines, which it hands back as text.
-    const value = await this.redis.getex<SessionData | StoredValue>(keys.session(id), { ex: this.ttlSeconds })
+    const value = await this.redis.getexText(keys.session(id), { ex: this.ttlSeconds })
     if (value === null) return null
-    if (typeof value !== 'string') return this.session(id, value, null)
-    const { binding, data } = parseStored(value)
+    const { binding, data } = this.stored.parse(value)
     return this.session(id, data, binding)
   }
 
@@ -176,7 +202,7 @@ export class SessionStore {
     )
     if (reply[0] === 0) return null
     if (reply[0] === 1) throw tooLarge(reply[1])
-    const { binding, data } = parseStored(`${reply[2]}${reply[1]}`)
+    const { binding, data } = this.stored.parse(`${reply[2]}${reply[1]}`)
     return this.session(id, data, binding)
   }
 
@@ -196,7 +222,7 @@ export class SessionStore {
       [String(this.ttlSeconds), id, newId, String(Date.now())],
     )
     if (value === null) return null
-    const { binding, data } = parseStored(value)
+    const { binding, data } = this.stored.parse(value)
     return this.session(newId, data, binding)
   }
 
@@ -216,7 +242,7 @@ export class SessionStore {
     const live = await this.scripts.listUser.exec([keys.userSessions(sub)], [keys.sessionPrefix()])
     const now = Date.now()
     return live.flatMap(([id, value, ttlMs]) => {
-      const { binding } = parseStored(value)
+      const { binding } = this.stored.parse(value)
       return binding ? [{ id, binding, expiresAt: new Date(now + ttlMs) }] : []
     })
   }

@@ -52,6 +52,8 @@ describe('the page, in Chromium', () => {
       LOG_LEVEL: 'info',
       SSE_RETRY_MS: '250',
       SHUTDOWN_DELAY_MS: '0',
+      // The page gets its grant where `npm run local` gives it one.
+      DEV_GRANTS: 'true',
     })
     const start = async () => {
       const service = ServiceProcess.spawn(env)

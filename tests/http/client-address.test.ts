@@ -2,12 +2,12 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { afterAll, describe, expect, it } from 'vitest'
-import { clientAddress, UNKNOWN_ADDRESS } from '../../src/http/client-address.js'
+import { addressNetwork, clientAddresses, UNKNOWN_ADDRESS } from '../../src/http/client-address.js'
 
 /** An app answering with the client address it sees, trusting `trust`. */
 function echo(trust: readonly string[]) {
   const app = new Hono()
-  app.get('/', (c) => c.text(clientAddress(c, trust)))
+  app.get('/', (c) => c.text(clientAddresses(trust)(c)))
   return app
 }
 
@@ -111,5 +111,24 @@ describe('clientAddress', () => {
       expect(await (await fetch(await served([]), { headers })).text()).toBe('127.0.0.1')
       expect(await (await fetch(await served(['127.0.0.1']), { headers })).text()).toBe(CLIENT)
     })
+  })
+})
+
+describe('addressNetwork', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::ffff', '2001:db8:1:2::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['fe80::', 'fe80:0:0:0::/64'],
+    ['2001:0db8:0000:0001::', '2001:db8:0:1::/64'],
+  ])('%s counts as %s', (address, network) => {
+    expect(addressNetwork(address)).toBe(network)
+  })
+
+  it('gives two addresses of one /64 the same subject, and of two /64s different ones', () => {
+    expect(addressNetwork('2001:db8:0:1::a')).toBe(addressNetwork('2001:db8:0:1:ffff::b'))
+    expect(addressNetwork('2001:db8:0:1::a')).not.toBe(addressNetwork('2001:db8:0:2::a'))
   })
 })

@@ -92,8 +92,14 @@ describe('SIGTERM', () => {
     const ready = await fetch(`${base}/readyz`)
     expect(ready.status).toBe(503)
     expect(await ready.json()).toMatchObject({ status: 'fail', output: 'shutting down' })
-    expect((await fetch(`${base}/healthz`)).status).toBe(200)
-    expect((await createSession(base)).status).toBe(201)
+    const live = await fetch(`${base}/healthz`)
+    expect(live.status).toBe(200)
+    // The shipped server adds the security headers to every head it writes.
+    expect(live.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(live.headers.get('referrer-policy')).toBe('no-referrer')
+    const session = await createSession(base)
+    expect(session.status).toBe(201)
+    expect(session.headers.get('cache-control')).toBe('no-store')
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.ok)
     expect(service.stdout).toMatch(/"msg":"shutdown: complete"/)

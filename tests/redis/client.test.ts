@@ -33,6 +33,14 @@ describe('Redis client (Upstash-compatible shapes over node-redis)', () => {
     expect(await client.ttl(k)).toBe(-1)
   })
 
+  it('getexText hands back the stored text unparsed, and slides the expiry the same way', async () => {
+    const k = key()
+    await redis.set(k, { n: 1 }, { ex: 10 })
+    expect(await redis.getexText(k, { ex: 500 })).toBe('{"n":1}')
+    expect(await client.ttl(k)).toBeGreaterThan(495)
+    expect(await redis.getexText(key(), { ex: 500 })).toBeNull()
+  })
+
   it('getex reads and sets the expiry in one command, and creates nothing for a missing key', async () => {
     const [k, missing] = [key(), key()]
     await redis.set(k, { n: 1 }, { ex: 10 })

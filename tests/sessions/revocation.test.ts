@@ -138,4 +138,17 @@ describe("a user's session index", () => {
     expect(await client.zCard(keys.userSessions(sub))).toBe(1)
     expect(await client.pTTL(keys.userSessions(sub))).toBeGreaterThan(0)
   })
+
+  it('keeps at most 100 sessions per user: the 101st ends the oldest', async () => {
+    const { app, client } = await buildTestApp(redisUrl)
+    const sub = `user-${bufferName('cap')}`
+    const grant = await grantToken({ sub, read: ['x'] })
+    const cookies: string[] = []
+    for (let n = 0; n < 102; n++) cookies.push(await sessionFor(app, grant))
+    expect(await client.zCard(keys.userSessions(sub))).toBe(100)
+    const status = async (cookie: string) =>
+      (await app.request('/sessions/current', { headers: { Cookie: cookie } })).status
+    expect([await status(cookies[0] as string), await status(cookies[1] as string)]).toEqual([401, 401])
+    expect([await status(cookies[2] as string), await status(cookies[101] as string)]).toEqual([200, 200])
+  })
 })

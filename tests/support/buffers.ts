@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { ServiceApp } from '../../src/app.js'
+import { SecureServerResponse } from '../../src/http/middleware/security-headers.js'
 import { TEST_API_TOKEN } from './env.js'
 import { SseStream } from './sse-client.js'
 
@@ -45,8 +46,14 @@ export function servedUrl(app: ServiceApp): Promise<string> {
   let url = served.get(app)
   if (!url) {
     url = new Promise((resolve) => {
-      const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) =>
-        resolve(`http://127.0.0.1:${info.port}`),
+      const server = serve(
+        {
+          fetch: app.fetch,
+          port: 0,
+          hostname: '127.0.0.1',
+          serverOptions: { ServerResponse: SecureServerResponse as typeof ServerResponse },
+        },
+        (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`),
       )
       // Streams end on the same close (within their 2 s grace); whatever is left is cut after it.
       app.lifecycle.onClose(() => {

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import type { StreamSlots } from '../../limits/stream-slots.js'
+import type { Slot, StreamSlots } from '../../limits/stream-slots.js'
 import type { Logger } from '../../process/logger.js'
 import type { Redis } from '../../redis/client.js'
 import { RedisUnavailableError } from '../../redis/failures.js'
@@ -113,14 +113,32 @@ export class Subscriptions {
     const { store, logger, retryMs, queueMaxEvents, queueMaxBytes } = this.#options
     if (this.#hub.closed) return retryLater(c, retryMs)
     const fromEventSource = c.req.header('Accept')?.includes('text/event-stream') ?? false
-    const slot =
-      owner.sessionId === undefined ? undefined : await this.#options.slots.acquire(owner.sessionId)
-    const first = await store.read(name, start, CATCH_UP_PAGE).catch((error: unknown) => {
-      void slot?.release()
-      if (error instanceof RedisUnavailableError && fromEventSource) return null
-      throw error
+    // Watched from before the first await: a revocation read by the hub while the stream is still
+    // opening is not missed, it ends the stream as soon as there is one.
+    let endStream: ((reason: RevokedReason) => void) | undefined
+    let endedEarly: RevokedReason | undefined
+    const stopWatching = this.#watchOwner(owner, (reason) => {
+      if (endStream) endStream(reason)
+      else endedEarly = reason
     })
-    if (!first) return retryLater(c, retryMs)
+    let slot: Slot | undefined
+    let first: Page | null
+    try {
+      slot = owner.sessionId === undefined ? undefined : await this.#options.slots.acquire(owner.sessionId)
+      first = await store.read(name, start, CATCH_UP_PAGE).catch((error: unknown) => {
+        if (error instanceof RedisUnavailableError && fromEventSource) return null
+        throw error
+      })
+    } catch (error) {
+      stopWatching()
+      void slot?.release()
+      throw error
+    }
+    if (!first) {
+      stopWatching()
+      void slot?.release()
+      return retryLater(c, retryMs)
+    }
 
     const { sink, end, response } = openEventStream(c)
     const outbox = new Outbox({
@@ -139,22 +157,24 @@ export class Subscriptions {
     follower.sendPage(first)
     const membership = this.#hub.join(name, first.newestId ?? BEFORE_ALL, follower)
     if (!membership) {
+      stopWatching()
       void slot?.release()
       void follower.end()
       return response
     }
     // A slot lost to an expired lease may be another stream's now: this one makes way.
     slot?.onLost(() => void outbox.end(END_GRACE_MS))
-    const stopWatching = this.#watchOwner(owner, (reason) => {
+    endStream = (reason) => {
       outbox.push(revokedFrame(reason))
       void outbox.end(END_GRACE_MS)
-    })
+    }
     void outbox.ended.then((outcome) => {
       membership.leave()
       stopWatching()
       void slot?.release()
       if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
     })
+    if (endedEarly) endStream(endedEarly)
     follower.follow(membership, first.items.length === CATCH_UP_PAGE)
     return response
   }

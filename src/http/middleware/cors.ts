@@ -43,11 +43,6 @@ export const allowOrigins = ({
   allowHeaders = ALLOW_HEADERS,
   maxAgeSeconds = 600,
 }: AllowOriginsOptions = {}) => {
-  if (origins.length === 0) {
-    return createMiddleware(async (_c, next) => {
-      await next()
-    })
-  }
   const allowed: ReadonlySet<string> = new Set(origins)
   const listed = (origin: string | undefined): origin is string => origin !== undefined && allowed.has(origin)
   const exposed = exposeHeaders.join(', ')

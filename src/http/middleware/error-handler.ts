@@ -49,30 +49,49 @@ function respond(c: Context, status: ContentfulStatusCode, code: string, message
  * status. Anything else is a bug: a 500 whose body carries only a generic message and the request id,
  * while the stack goes to the log.
  */
+export interface ErrorHandlerOptions {
+  /**
+   * Called for every authentication failure before its 401 is sent; rejecting with a ServiceError (a
+   * 429 once the client's budget of failures is spent) answers that error instead.
+   */
+  countAuthFailure?: (c: Context) => Promise<void>
+}
+
 export const handleError =
-  (logger: Logger): ErrorHandler =>
-  (error, c) => {
-    if (error instanceof ServiceError) {
-      if (error instanceof RedisUnavailableError) {
-        logger.warn({ requestId: requestIdOf(c), reason: error.reason }, 'redis unavailable')
+  (logger: Logger, { countAuthFailure }: ErrorHandlerOptions = {}): ErrorHandler =>
+  async (error, c) => {
+    if (error instanceof ServiceError && error.kind === 'unauthenticated' && countAuthFailure) {
+      try {
+        await countAuthFailure(c)
+      } catch (limited) {
+        return answer(logger, limited, c)
       }
-      if (error.challenge !== undefined) c.header('WWW-Authenticate', error.challenge)
-      if (error.kind === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS)
-      if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds))
-      return respond(c, STATUS_OF[error.kind], error.code, error.message)
     }
-    if (error instanceof HTTPException) {
-      const status = error.status as ContentfulStatusCode
-      const message = error.message || 'Request could not be processed'
-      return respond(c, status, HTTP_EXCEPTION_CODES[status] ?? 'http_error', message)
-    }
-    const requestId = requestIdOf(c)
-    logger.error({ err: error, requestId }, 'unhandled error')
-    const body: ErrorBody = {
-      error: { code: 'internal_error', message: 'Internal server error', ...(requestId && { requestId }) },
-    }
-    return c.json(body, 500)
+    return answer(logger, error, c)
   }
+
+function answer(logger: Logger, error: unknown, c: Context): Response {
+  if (error instanceof ServiceError) {
+    if (error instanceof RedisUnavailableError) {
+      logger.warn({ requestId: requestIdOf(c), reason: error.reason }, 'redis unavailable')
+    }
+    if (error.challenge !== undefined) c.header('WWW-Authenticate', error.challenge)
+    if (error.kind === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS)
+    if (error.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.retryAfterSeconds))
+    return respond(c, STATUS_OF[error.kind], error.code, error.message)
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode
+    const message = error.message || 'Request could not be processed'
+    return respond(c, status, HTTP_EXCEPTION_CODES[status] ?? 'http_error', message)
+  }
+  const requestId = requestIdOf(c)
+  logger.error({ err: error, requestId }, 'unhandled error')
+  const body: ErrorBody = {
+    error: { code: 'internal_error', message: 'Internal server error', ...(requestId && { requestId }) },
+  }
+  return c.json(body, 500)
+}
 
 export const handleNotFound: NotFoundHandler = (c) =>
   respond(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`)

@@ -11,7 +11,7 @@ import type { ServiceVariables } from './services.js'
  *
  * @example
  * ```ts
- * app.post('/sessions', rateLimit('sessions', (c) => clientAddress(c, env.trustProxy)))
+ * app.post('/sessions', rateLimit('sessions', clientAddresses(env.trustProxy)))
  * ```
  */
 export const rateLimit = <Vars extends ServiceVariables = ServiceVariables>(

@@ -1,42 +1,54 @@
+import { type OutgoingHttpHeader, type OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { createMiddleware } from 'hono/factory'
-
-export interface SecurityHeadersOptions {
-  /**
-   * Path prefixes whose every response is `Cache-Control: no-store`: those that carry session data.
-   * A prefix covers itself and what is below it (`/sessions` covers `/sessions/current`). Default: none.
-   */
-  noStorePaths?: readonly string[]
-}
 
 /**
  * Headers every response carries: `X-Content-Type-Options: nosniff` (a JSON body or an event stream is
  * never run as a script or rendered as HTML) and `Referrer-Policy: no-referrer` (buffer names and
- * query strings never leave in a Referer). `Cache-Control: no-store` goes on every response under
- * `noStorePaths`, and on any other response that sets a cookie (a shared cache must not hand one
- * visitor's cookie to the next).
- *
- * The headers are set with `c.header()` before `next()`, so they reach every response, errors and SSE
- * included: on @hono/node-server src/sse/event-stream.ts writes a stream's head itself, from the headers
- * set before the handler returned, and nothing set after `next()` reaches it. That is why this is not
- * `hono/secure-headers`, which sets its headers on `c.res` after `next()`. For the same reason the
- * Set-Cookie rule cannot reach a stream's head: event-stream.ts itself says `no-store` instead of
- * `no-cache` on a stream that sets a cookie.
+ * query strings never leave in a Referer). A response that sets a cookie is also `Cache-Control:
+ * no-store`: a shared cache must never hand one visitor's session to the next.
+ */
+const CONSTANT_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' } as const
+
+/**
+ * The Node response the server is created with (see main.ts): it adds the headers above as its head is
+ * written, whoever writes it (Hono's adapter, or an event stream on its fast path). Set through Hono,
+ * each header would go through a web `Headers` object, which validates, sorts and copies it on every
+ * request: the three cost a session read about a tenth of its throughput (doc/architecture.md, "Hot
+ * path"); here they are property writes on the object `writeHead` is given.
+ */
+export class SecureServerResponse extends ServerResponse {
+  override writeHead(
+    statusCode: number,
+    reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    maybeHeaders?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
+    const headers = typeof reasonOrHeaders === 'string' ? maybeHeaders : reasonOrHeaders
+    if (headers && !Array.isArray(headers)) {
+      Object.assign(headers, CONSTANT_HEADERS)
+      if (headers['set-cookie'] !== undefined) headers['cache-control'] = 'no-store'
+    } else if (!headers) {
+      for (const [name, value] of Object.entries(CONSTANT_HEADERS)) this.setHeader(name, value)
+    }
+    return typeof reasonOrHeaders === 'string'
+      ? super.writeHead(statusCode, reasonOrHeaders, headers ?? undefined)
+      : super.writeHead(statusCode, headers ?? undefined)
+  }
+}
+
+/**
+ * The same headers where the server does not add them: `app.request()` in tests and other runtimes.
+ * A pass-through on a {@link SecureServerResponse}.
  *
  * @example
  * ```ts
- * app.use(securityHeaders({ noStorePaths: ['/sessions'] }))
+ * app.use(securityHeaders())
+ * serve({ fetch: app.fetch, serverOptions: { ServerResponse: SecureServerResponse } })
  * ```
  */
-export const securityHeaders = ({ noStorePaths = [] }: SecurityHeadersOptions = {}) => {
-  const covered = (path: string) =>
-    noStorePaths.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))
-  return createMiddleware(async (c, next) => {
-    c.header('X-Content-Type-Options', 'nosniff')
-    c.header('Referrer-Policy', 'no-referrer')
-    if (covered(c.req.path)) c.header('Cache-Control', 'no-store')
+export const securityHeaders = () =>
+  createMiddleware(async (c, next) => {
+    if ((c.env as { outgoing?: unknown } | undefined)?.outgoing instanceof SecureServerResponse) return next()
+    for (const [name, value] of Object.entries(CONSTANT_HEADERS)) c.header(name, value)
     await next()
-    // An SSE response on Node is RESPONSE_ALREADY_SENT here, whose head is already on the wire (and
-    // which carries no Set-Cookie itself, so it is left alone).
-    if (c.res.headers.has('Set-Cookie')) c.res.headers.set('Cache-Control', 'no-store')
+    if (c.res.headers.has('set-cookie')) c.res.headers.set('cache-control', 'no-store')
   })
-}

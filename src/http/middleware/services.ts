@@ -48,6 +48,7 @@ export const attachServices = ({ redis, buffers, subscriptions, sessions, limits
       'session',
       sessions.forRequest({
         cookieHeader: () => c.req.header('Cookie'),
+        // Its `Cache-Control: no-store` comes with it: see security-headers.ts.
         setCookie: (value) => c.header('Set-Cookie', value, { append: true }),
       }),
     )

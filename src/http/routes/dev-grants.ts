@@ -13,7 +13,8 @@ const DEV_GRANT_TTL_SECONDS = 3600
 /**
  * `POST /dev/grant`: a grant token to read every buffer, for the demo page at `/`, standing in for the
  * backend that mints grants in a real deployment (doc/security.md shows how). createApp mounts it only
- * outside production, and only when GRANT_SECRET is set: a production service never mints grants.
+ * with DEV_GRANTS=true (which production refuses) and GRANT_SECRET set: anyone who can reach it can read
+ * every buffer, so `npm run local` turns it on and nothing else does.
  */
 export function devGrantRoutes({ secret }: DevGrantOptions) {
   const key = new TextEncoder().encode(secret)

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
-import type { Session } from '../../sessions/store.js'
+import type { Session, SessionBinding } from '../../sessions/store.js'
 import { jsonBody } from '../middleware/json-body.js'
 import type { ServiceVariables } from '../middleware/services.js'
 
@@ -22,15 +22,25 @@ const createBody = z.strictObject({
 })
 const patchBody = z.strictObject({ data: sessionData })
 
-const view = ({ id, data, expiresAt, binding }: Session) => ({
-  id,
-  data,
-  expiresAt: expiresAt.toISOString(),
-  ...(binding && {
-    user: binding.sub,
-    grant: { ...binding.grant, expiresAt: new Date(binding.grantExpiresAt).toISOString() },
-  }),
-})
+/** A session as routes answer with it; a binding's part is made once per binding, which the store reuses. */
+function sessionView() {
+  const bindingViews = new WeakMap<SessionBinding, { user: string; grant: object }>()
+  const bindingView = (binding: SessionBinding) => {
+    let made = bindingViews.get(binding)
+    if (!made) {
+      const { sub, grant, grantExpiresAt } = binding
+      made = { user: sub, grant: { ...grant, expiresAt: new Date(grantExpiresAt).toISOString() } }
+      bindingViews.set(binding, made)
+    }
+    return made
+  }
+  return ({ id, data, expiresAt, binding }: Session) => ({
+    id,
+    data,
+    expiresAt: expiresAt.toISOString(),
+    ...(binding && bindingView(binding)),
+  })
+}
 
 /**
  * The browser session resource: each route is one call of the request's session (src/sessions/service.ts).
@@ -39,6 +49,7 @@ const view = ({ id, data, expiresAt, binding }: Session) => ({
  * session, where SESSIONS_ANONYMOUS allows one.
  */
 export function sessionRoutes() {
+  const view = sessionView()
   return new Hono<{ Variables: ServiceVariables }>()
     .post('/sessions', jsonBody(createBody), async (c) => {
       const { grant, data } = c.req.valid('json')
