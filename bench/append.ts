@@ -7,6 +7,7 @@
 import autocannon from 'autocannon'
 import { createClient } from 'redis'
 import { buildService, startRedis, startService } from './support/processes.js'
+import { reportFigures } from './support/report.js'
 
 const SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10)
 const TOKEN = 'bench-api-token-0123456789abcdefghijklmnop'
@@ -84,6 +85,37 @@ try {
   )
   console.log(`batches vs reference: ${(batch.itemsPerSecond / reference).toFixed(2)}x`)
   console.log(`single vs reference: ${(single.itemsPerSecond / reference).toFixed(2)}x`)
+  const benchmark = 'appends'
+  const xadd = { name: 'node-redis XADD x100 pipelined', value: reference }
+  reportFigures([
+    {
+      benchmark,
+      figure: 'batches of 100',
+      unit: 'items/s',
+      ours: batch.itemsPerSecond,
+      baseline: xadd,
+      ratio: batch.itemsPerSecond / reference,
+      target: '>= 50,000 items/s',
+      pass: batch.itemsPerSecond >= 50_000,
+    },
+    {
+      benchmark,
+      figure: 'one item per request',
+      unit: 'items/s',
+      ours: single.itemsPerSecond,
+      baseline: xadd,
+      ratio: single.itemsPerSecond / reference,
+    },
+    { benchmark, figure: 'p99 latency, batches of 100', unit: 'ms', ours: batch.p99Ms },
+    {
+      benchmark,
+      figure: 'non-2xx responses',
+      unit: '',
+      ours: single.non2xx + batch.non2xx,
+      target: '0',
+      pass: single.non2xx + batch.non2xx === 0,
+    },
+  ])
 } finally {
   await redis.stop()
 }

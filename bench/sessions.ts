@@ -12,8 +12,9 @@
  */
 
 import { SignJWT } from 'jose'
-import { type Burst, burst, type LoadTarget, tally } from './support/load.js'
+import { type Burst, burst, type LoadTarget, type Tally, tally } from './support/load.js'
 import { buildService, type Running, startRedis, startScript, startService } from './support/processes.js'
+import { reportFigures } from './support/report.js'
 
 const SECRET = 'bench-session-secret-0123456789abcdefghij'
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 10)
@@ -116,6 +117,46 @@ try {
   console.log(
     `ratio vs ceiling: ${vsCeiling.toFixed(2)}x (target >= 0.8x) ${vsCeiling >= 0.8 ? 'PASS' : 'MISS'}`,
   )
+  const [oursTally, ceilingTally, peerTally] = tallies as [Tally, Tally, Tally]
+  const benchmark = 'sessions: GET /sessions/current'
+  reportFigures([
+    {
+      benchmark,
+      figure: 'throughput vs ceiling (Hono + one Redis GET)',
+      unit: 'req/s',
+      ours,
+      baseline: { name: 'ceiling', value: ceiling },
+      ratio: vsCeiling,
+      target: '>= 0.8x',
+      pass: vsCeiling >= 0.8,
+    },
+    {
+      benchmark,
+      figure: 'throughput vs peer (express-session + connect-redis)',
+      unit: 'req/s',
+      ours,
+      baseline: { name: 'peer', value: peer },
+      ratio: vsPeer,
+      target: '>= 3.0x',
+      pass: vsPeer >= 3,
+    },
+    {
+      benchmark,
+      figure: 'p99 latency (median of bursts) vs ceiling',
+      unit: 'ms',
+      ours: oursTally.p99Ms,
+      baseline: { name: 'ceiling', value: ceilingTally.p99Ms },
+      ratio: oursTally.p99Ms / ceilingTally.p99Ms,
+    },
+    {
+      benchmark,
+      figure: 'failed requests (all targets)',
+      unit: '',
+      ours: oursTally.failed + ceilingTally.failed + peerTally.failed,
+      target: '0',
+      pass: oursTally.failed + ceilingTally.failed + peerTally.failed === 0,
+    },
+  ])
 } finally {
   for (const server of running) await server.stop()
   await redis.stop()

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { nchanUnavailable, startNchan } from './support/nchan.js'
 import { buildService, startRedis, startService } from './support/processes.js'
+import { reportFigures } from './support/report.js'
 import { cpuMs, openSubscribers, percentile, rssKiB } from './support/sse-load.js'
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000)
@@ -192,6 +193,59 @@ try {
     const cpuRatio = ours.outcome.cpuPerEventUs / nchan.cpuPerEventUs
     console.log(`CPU per event vs Nchan: ${cpuRatio.toFixed(2)}x (reported, no target here)`)
   }
+  const benchmark = `SSE fan-out (${SUBSCRIBERS} subscribers, ${RATE} items/s, ${SECONDS} s)`
+  const vsNchan = (value: number, nchanValue: number | undefined) =>
+    nchanValue === undefined
+      ? {}
+      : { baseline: { name: 'nginx + Nchan', value: nchanValue }, ratio: value / nchanValue }
+  reportFigures([
+    {
+      benchmark,
+      figure: 'delivered',
+      unit: '%',
+      ours: deliveredPct,
+      ...(nchan && { baseline: { name: 'nginx + Nchan', value: nchan.deliveredPct } }),
+      target: '100%',
+      pass: deliveredPct === 100,
+    },
+    {
+      benchmark,
+      figure: 'p99 latency, append to receipt',
+      unit: 'ms',
+      ours: p99,
+      ...vsNchan(p99, nchan?.p99),
+      target: '<= 50 ms, <= 1.0x Nchan',
+      pass: p99 <= 50 && (!nchan || p99 <= nchan.p99),
+    },
+    {
+      benchmark,
+      figure: 'p50 latency',
+      unit: 'ms',
+      ours: ours.outcome.p50,
+      ...vsNchan(ours.outcome.p50, nchan?.p50),
+    },
+    {
+      benchmark,
+      figure: 'server CPU per delivered event',
+      unit: 'µs',
+      ours: ours.outcome.cpuPerEventUs,
+      ...vsNchan(ours.outcome.cpuPerEventUs, nchan?.cpuPerEventUs),
+    },
+    {
+      benchmark,
+      figure: `RSS per idle stream (${SUBSCRIBERS} more)`,
+      unit: 'KiB',
+      ours: marginalKiB,
+      target: '<= 20 KiB',
+      pass: marginalKiB <= 20,
+    },
+    {
+      benchmark,
+      figure: `RSS per idle stream (first ${SUBSCRIBERS}, with heap growth)`,
+      unit: 'KiB',
+      ours: firstKiB,
+    },
+  ])
 } finally {
   await redis.stop()
 }

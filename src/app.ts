@@ -17,7 +17,7 @@ import { requestMetrics } from './http/middleware/request-metrics.js'
 import { observeRequests } from './http/middleware/request-observer.js'
 import { securityHeaders } from './http/middleware/security-headers.js'
 import { attachServices, type ServiceVariables } from './http/middleware/services.js'
-import { bufferRoutes } from './http/routes/buffers.js'
+import { appendFailures, bufferRoutes } from './http/routes/buffers.js'
 import { devGrantRoutes } from './http/routes/dev-grants.js'
 import { healthRoutes } from './http/routes/health.js'
 import { metricsRoutes } from './http/routes/metrics.js'
@@ -70,6 +70,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     heartbeatMs: env.sseHeartbeatMs,
     queueMaxEvents: env.sseQueueMaxEvents,
     queueMaxBytes: env.sseQueueMaxBytes,
+    counters: metrics.sse,
   })
   lifecycle.onClose(() => subscriptions.close())
   const grantTokens = new GrantTokens(env)
@@ -81,13 +82,26 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     ttlSeconds: env.sessionTtlSeconds,
     // Plain http://localhost must work in development; production cookies are HTTPS-only.
     secure: env.nodeEnv === 'production',
+    counters: metrics.sessions,
+  })
+  metrics.watch({
+    openStreams: () => subscriptions.openStreams,
+    // /readyz's checks, judged from state: a scrape costs no round trip (a PING's failure shows as the connection's state).
+    ready: () => !lifecycle.shuttingDown && redis.stats.commandsUp() && subscriptions.health() === undefined,
+    liveReaderUp: () => subscriptions.liveReaderUp(),
+    redis: redis.stats,
   })
 
   // Rate limits count clients by address, IPv6 ones by /64 network.
   const clientOf = clientAddresses(env.trustProxy)
   const addressOf = (c: Context) => addressNetwork(clientOf(c))
   const app = new Hono<AppEnv>()
-  app.onError(handleError(logger, { countAuthFailure: authFailureCounter(limits, addressOf) }))
+  app.onError(
+    handleError(logger, {
+      countAuthFailure: authFailureCounter(limits, addressOf),
+      onAuthFailure: (reason) => metrics.authFailure(reason),
+    }),
+  )
   app.notFound(handleNotFound)
   app.use(
     requestId(),
@@ -95,6 +109,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
       // Probes arrive every few seconds from every balancer and orchestrator: counted in the metrics, not logged.
       accessLog({ logger, skipPaths: ['/healthz', '/readyz'] }),
       requestMetrics({ metrics }),
+      appendFailures(metrics.buffers),
     ),
   )
   app.use(securityHeaders())
@@ -125,7 +140,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   app.route('/', userRoutes({ auth }))
   const [devGrantSecret] = env.grantSecrets
   if (env.devGrants && devGrantSecret) app.route('/', devGrantRoutes({ secret: devGrantSecret }))
-  app.route('/', bufferRoutes({ auth }))
+  app.route('/', bufferRoutes({ auth, counters: metrics.buffers }))
   app.route('/', pageRoutes({ html: readPage() }))
 
   return Object.assign(app, { lifecycle, logger })

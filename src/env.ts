@@ -149,6 +149,10 @@ const schema = z
     READY_TIMEOUT_MS: integer(10, 60_000, 1000),
     REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000, 2000),
     BODY_LIMIT_BYTES: integer(1024, 100 * 1024 * 1024, 1_048_576),
+    // Slow or silent clients: how long a request head, a whole request, an idle connection may take.
+    HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
+    HTTP_REQUEST_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(100, 3_600_000, 5000),
     // Its default depends on NODE_ENV, so it is resolved after parsing.
     SHUTDOWN_DELAY_MS: z.preprocess(unsetIfEmpty, wholeNumber(0, 600_000).optional()),
     SHUTDOWN_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
@@ -175,6 +179,14 @@ const schema = z
     RATE_LIMIT_APPENDS_PER_MINUTE: integer(1, 10_000_000, 6000),
   })
   .superRefine((env, ctx) => {
+    if (env.HTTP_HEADERS_TIMEOUT_MS >= env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message:
+          'must be less than HTTP_REQUEST_TIMEOUT_MS (default 30000): the request timeout counts from the same start and includes the head',
+      })
+    }
     if (shutdownDelay(env) >= env.SHUTDOWN_TIMEOUT_MS) {
       ctx.addIssue({
         code: 'custom',
@@ -221,6 +233,12 @@ export interface Env {
   readonly readyTimeoutMs: number
   readonly redisCommandTimeoutMs: number
   readonly bodyLimitBytes: number
+  /** Time for a request's head to arrive, from the connection or the end of the previous response. */
+  readonly httpHeadersTimeoutMs: number
+  /** Time for a whole request (head and body) to arrive; not a bound on the response (an event stream). */
+  readonly httpRequestTimeoutMs: number
+  /** How long an idle keep-alive connection is kept (Node closes it 1 s after it says so). */
+  readonly httpKeepAliveTimeoutMs: number
   readonly shutdownDelayMs: number
   readonly shutdownTimeoutMs: number
   readonly sessionTtlSeconds: number
@@ -331,6 +349,9 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     readyTimeoutMs: v.READY_TIMEOUT_MS,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
+    httpHeadersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,
+    httpKeepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     shutdownDelayMs: shutdownDelay(v),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     sessionTtlSeconds: v.SESSION_TTL_SECONDS,

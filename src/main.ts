@@ -1,4 +1,4 @@
-import type { Server, ServerResponse } from 'node:http'
+import type { Server } from 'node:http'
 import { ConfigError, describeRedisUrl, type Env, loadEnv } from './env.js'
 import { EXIT_CODES } from './process/exit-codes.js'
 import type { Logger } from './process/logger.js'
@@ -60,12 +60,13 @@ function logConnectionState({ client }: RedisConnection, logger: Logger): void {
 
 async function main() {
   const env = loadConfigOrExit()
-  const [{ serve }, { createApp }, { drainAndClose }, { SecureServerResponse }] = await Promise.all([
-    import('@hono/node-server'),
-    import('./app.js'),
-    import('./process/shutdown.js'),
-    import('./http/middleware/security-headers.js'),
-  ])
+  const [{ serve }, { createApp }, { drainAndClose, trackConnections }, { nodeServerOptions }] =
+    await Promise.all([
+      import('@hono/node-server'),
+      import('./app.js'),
+      import('./process/shutdown.js'),
+      import('./http/server.js'),
+    ])
   const connection = await connectOrExit(env)
   const app = createApp(env, connection.redis)
   const { logger } = app
@@ -76,7 +77,8 @@ async function main() {
       fetch: app.fetch,
       port: env.port,
       hostname: env.host,
-      serverOptions: { ServerResponse: SecureServerResponse as typeof ServerResponse },
+      // Timeouts for slow clients, security headers, what an early refusal does with an unread body.
+      ...nodeServerOptions(env),
     },
     (info) => {
       logger.info(
@@ -85,6 +87,8 @@ async function main() {
       )
     },
   ) as Server
+  // From the start: at shutdown, connections with no request in flight are closed (shutdown.ts).
+  const connections = trackConnections(server)
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'http server error')
     process.exit(EXIT_CODES.failure)
@@ -104,6 +108,7 @@ async function main() {
     }, env.shutdownTimeoutMs)
     drainAndClose({
       server,
+      connections,
       lifecycle: app.lifecycle,
       delayMs: env.shutdownDelayMs,
       closeRedis: connection.close,

@@ -23,7 +23,7 @@ type Concern =
   | 'http'
 
 const MAY_IMPORT: Record<Concern, readonly Concern[]> = {
-  main: ['app', 'env', 'lib', 'process', 'redis'],
+  main: ['app', 'env', 'lib', 'process', 'redis', 'http'],
   app: ['env', 'lib', 'process', 'redis', 'sse', 'access', 'limits', 'sessions', 'buffers', 'live', 'http'],
   env: [],
   lib: [],
@@ -56,10 +56,10 @@ function sourceFiles(dir: string): string[] {
   })
 }
 
-/** Our own modules a file imports (type-only imports count: they are dependencies too). */
+/** Our own modules a file imports, static or dynamic (type-only imports count: they are dependencies too). */
 function localImports(file: string): string[] {
   const text = readFileSync(file, 'utf8')
-  return [...text.matchAll(/from '(\.{1,2}\/[^']+)'/g)].map(([, spec]) =>
+  return [...text.matchAll(/(?:from |import\()'(\.{1,2}\/[^']+)'/g)].map(([, spec]) =>
     resolve(dirname(file), (spec as string).replace(/\.js$/, '.ts')),
   )
 }

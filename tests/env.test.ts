@@ -29,6 +29,9 @@ describe('loadEnv', () => {
       readyTimeoutMs: 1000,
       redisCommandTimeoutMs: 2000,
       bodyLimitBytes: 1_048_576,
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
+      httpKeepAliveTimeoutMs: 5000,
       shutdownDelayMs: 0,
       shutdownTimeoutMs: 30_000,
       sessionTtlSeconds: 86_400,
@@ -68,6 +71,30 @@ describe('loadEnv', () => {
     expect(problemsOf({ ...valid, NODE_ENV: 'production', SHUTDOWN_TIMEOUT_MS: '4000' })).toEqual([
       expect.stringMatching(/^SHUTDOWN_DELAY_MS must be less than SHUTDOWN_TIMEOUT_MS/),
     ])
+  })
+
+  it('refuses HTTP timeouts out of range, and a headers timeout not below the request timeout', () => {
+    expect(
+      loadEnv({
+        ...valid,
+        HTTP_HEADERS_TIMEOUT_MS: '2000',
+        HTTP_REQUEST_TIMEOUT_MS: '60000',
+        HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      }),
+    ).toMatchObject({
+      httpHeadersTimeoutMs: 2000,
+      httpRequestTimeoutMs: 60_000,
+      httpKeepAliveTimeoutMs: 65_000,
+    })
+    expect(problemsOf({ ...valid, HTTP_HEADERS_TIMEOUT_MS: '30000' })).toEqual([
+      expect.stringMatching(/^HTTP_HEADERS_TIMEOUT_MS must be less than HTTP_REQUEST_TIMEOUT_MS/),
+    ])
+    expect(problemsOf({ ...valid, HTTP_REQUEST_TIMEOUT_MS: '5000' })).toEqual([
+      expect.stringMatching(/^HTTP_HEADERS_TIMEOUT_MS must be less than HTTP_REQUEST_TIMEOUT_MS/),
+    ])
+    expect(problemsOf({ ...valid, HTTP_HEADERS_TIMEOUT_MS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '1.5' })).toEqual(
+      ['HTTP_HEADERS_TIMEOUT_MS must be at least 100', 'HTTP_KEEP_ALIVE_TIMEOUT_MS must be a whole number'],
+    )
   })
 
   it('splits secret lists: the first signs, all verify', () => {

@@ -38,6 +38,7 @@ const VERIFIED_CACHE_SIZE = 10_000
 const invalid = (message: string) =>
   new ServiceError('unauthenticated', 'invalid_grant', message, {
     challenge: 'Bearer error="invalid_token"',
+    subcode: 'invalid_grant',
   })
 
 /**

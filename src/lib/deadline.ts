@@ -13,10 +13,21 @@ export interface DeadlineOptions {
   failed?: (error: unknown) => unknown
 }
 
+/**
+ * Told how each piece of work ended and after how long: a way to time work that is bounded anyway,
+ * with no promise or closure of its own (the Redis client's command durations, src/redis/stats.ts).
+ */
+export interface WorkObserver {
+  succeeded(ms: number): void
+  /** With the rejection the caller gets: the `expired` one at the deadline, else as mapped by `failed`. */
+  failed(ms: number, error: unknown): void
+}
+
 interface Pending {
   readonly deadline: number
   settled: boolean
   readonly reject: (error: unknown) => void
+  readonly observer: WorkObserver | undefined
 }
 
 /**
@@ -52,10 +63,14 @@ export class Deadline {
     this.#failed = failed
   }
 
-  /** `work`'s value, or its failure (mapped by `failed`), or the `expired` rejection at the deadline. */
-  within<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * `work`'s value, or its failure (mapped by `failed`), or the `expired` rejection at the deadline.
+   * `observer`, when given, is told which of these it was and after how long.
+   */
+  within<T>(work: () => Promise<T>, observer?: WorkObserver): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending = { deadline: performance.now() + this.timeoutMs, settled: false, reject }
+      const started = performance.now()
+      const pending: Pending = { deadline: started + this.timeoutMs, settled: false, reject, observer }
       this.#queue.push(pending)
       this.#timer ??= setTimeout(this.#expire, this.timeoutMs).unref()
       let outcome: Promise<T>
@@ -66,14 +81,19 @@ export class Deadline {
       }
       outcome.then(
         (value) => {
+          if (pending.settled) return
           pending.settled = true
           this.#dropSettled()
+          observer?.succeeded(performance.now() - started)
           resolve(value)
         },
         (error: unknown) => {
+          if (pending.settled) return
           pending.settled = true
           this.#dropSettled()
-          reject(this.#failed(error))
+          const failure = this.#failed(error)
+          observer?.failed(performance.now() - started, failure)
+          reject(failure)
         },
       )
     })
@@ -86,7 +106,9 @@ export class Deadline {
     for (let pending = this.#queue[this.#head]; pending && pending.deadline <= now; ) {
       if (!pending.settled) {
         pending.settled = true
-        pending.reject(this.#expired(this.timeoutMs))
+        const expired = this.#expired(this.timeoutMs)
+        pending.observer?.failed(this.timeoutMs, expired)
+        pending.reject(expired)
       }
       pending = this.#queue[++this.#head]
     }

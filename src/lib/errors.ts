@@ -24,6 +24,11 @@ export interface ServiceErrorOptions {
   challenge?: string
   /** For `rate_limited`: whole seconds until a retry may succeed (an HTTP `Retry-After`), when known. */
   retryAfterSeconds?: number
+  /**
+   * A finer cause than the code, from a small fixed set the thrower owns, for the metrics only (for
+   * `unauthenticated`: the reason of `hrs_auth_failures_total`); never sent to the client.
+   */
+  subcode?: string
   cause?: unknown
 }
 
@@ -39,16 +44,18 @@ export interface ServiceErrorOptions {
 export class ServiceError extends Error {
   readonly challenge: string | undefined
   readonly retryAfterSeconds: number | undefined
+  readonly subcode: string | undefined
 
   constructor(
     readonly kind: FailureKind,
     readonly code: string,
     message: string,
-    { challenge, retryAfterSeconds, cause }: ServiceErrorOptions = {},
+    { challenge, retryAfterSeconds, subcode, cause }: ServiceErrorOptions = {},
   ) {
     super(message, cause === undefined ? undefined : { cause })
     this.name = 'ServiceError'
     this.challenge = challenge
     this.retryAfterSeconds = retryAfterSeconds
+    this.subcode = subcode
   }
 }

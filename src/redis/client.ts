@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import { ErrorReply } from 'redis'
 import type { NodeRedisClient } from './connection.js'
 import { replyDeadline } from './failures.js'
+import { keyFamily } from './keys.js'
+import { type CommandFamily, RedisStats } from './stats.js'
 import { createStreamReader, type StreamReader } from './stream-reader.js'
 
 /**
@@ -16,6 +18,13 @@ import { createStreamReader, type StreamReader } from './stream-reader.js'
  */
 export interface Redis {
   ping(): Promise<string>
+  /**
+   * The server's replication role as HELLO reports it: 'master' takes writes; 'replica' (a read-only
+   * replica, e.g. the old primary after a failover) and 'sentinel' do not. Undefined when the server
+   * does not say (HELLO without arguments needs Redis 6.2). HELLO, not ROLE: ROLE is an @admin command,
+   * which an application's ACL user often lacks, while every connection may send HELLO. Not Upstash.
+   */
+  role(): Promise<string | undefined>
   /** GET and set the expiry in one command (GETEX); nothing is created when the key is missing. */
   getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
   /**
@@ -33,6 +42,11 @@ export interface Redis {
   createScript<TResult = unknown>(source: string): Script<TResult>
   /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
   createStreamReader(): StreamReader
+  /**
+   * The connection's counters (command durations by family, errors by class, reconnects, the live
+   * readers' cycles), read by the app's metrics when scraped. Not Upstash.
+   */
+  readonly stats: RedisStats
 }
 
 export interface SetOptions {
@@ -67,29 +81,53 @@ function deserialize<T>(raw: string | null): T | null {
  */
 export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: number): Redis {
   const replies = replyDeadline(commandTimeoutMs)
-  const call = <T>(command: () => Promise<T>) => replies.within(command)
+  const stats = new RedisStats(() => client.isReady)
+  // Built once the connection is up: every 'ready' after this is a reconnect.
+  client.on('ready', () => {
+    stats.reconnects.commands++
+  })
+  const timings = stats.commands
+  // Each reply is timed by the deadline that bounds it anyway: no promise or closure of its own.
+  const call = <T>(command: () => Promise<T>, family: CommandFamily = 'other') =>
+    replies.within(command, timings[family])
   return {
-    ping: () => call(() => client.ping()),
+    stats,
+    ping: () => call(() => client.ping(), 'ping'),
+    role: async () => {
+      try {
+        const { role } = await call(() => client.hello(), 'ping')
+        return typeof role === 'string' ? role : undefined
+      } catch (error) {
+        // A transient reply arrives as RedisUnavailableError; any other reply is a server that will not say.
+        if (error instanceof ErrorReply) return undefined
+        throw error
+      }
+    },
     getex: async <T>(key: string, { ex }: { ex: number }) =>
-      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: ex }))),
-    getexText: (key, { ex }) => call(() => client.getEx(key, { type: 'EX', value: ex })),
+      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: ex }), keyFamily(key))),
+    getexText: (key, { ex }) => call(() => client.getEx(key, { type: 'EX', value: ex }), keyFamily(key)),
     set: async (key, value, { ex, nx } = {}) => {
-      const reply = await call(() =>
-        client.set(key, serialize(value), {
-          ...(ex !== undefined && { expiration: { type: 'EX', value: ex } }),
-          ...(nx && { condition: 'NX' }),
-        }),
+      const reply = await call(
+        () =>
+          client.set(key, serialize(value), {
+            ...(ex !== undefined && { expiration: { type: 'EX', value: ex } }),
+            ...(nx && { condition: 'NX' }),
+          }),
+        keyFamily(key),
       )
       return reply === null ? null : 'OK'
     },
-    del: (...keys) => call(() => client.del(keys)),
-    pttl: (key) => call(() => client.pTTL(key)),
-    pexpire: async (key, ms) => (await call(() => client.pExpire(key, ms))) === 1,
+    del: (...keys) => call(() => client.del(keys), keyFamily(keys[0])),
+    pttl: (key) => call(() => client.pTTL(key), keyFamily(key)),
+    pexpire: async (key, ms) => (await call(() => client.pExpire(key, ms), keyFamily(key))) === 1,
     createScript: <TResult>(source: string): Script<TResult> => {
       const sha1 = createHash('sha1').update(source).digest('hex')
+      // A script's first key is always of the same kind: its family is looked up once.
+      let family: CommandFamily | undefined
       return {
-        exec: (keys, args) =>
-          call(async () => {
+        exec: (keys, args) => {
+          family ??= keyFamily(keys[0])
+          return call(async () => {
             const options = { keys: [...keys], arguments: [...args] }
             try {
               return (await client.evalSha(sha1, options)) as TResult
@@ -97,9 +135,10 @@ export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: num
               if (!(error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))) throw error
               return (await client.eval(source, options)) as TResult
             }
-          }),
+          }, family)
+        },
       }
     },
-    createStreamReader: () => createStreamReader(client, commandTimeoutMs),
+    createStreamReader: () => createStreamReader(client, commandTimeoutMs, stats),
   }
 }

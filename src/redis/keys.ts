@@ -42,3 +42,27 @@ export const keys = {
   /** The SSE stream slots of one session (any string, URI-encoded like a rate limit's subject). */
   streamSlots: (session: string) => `${KEY_PREFIX}sse:slots:{${encodeURIComponent(session)}}`,
 } as const
+
+/** What a command touching a key is for, in the metrics' command durations: a small fixed set. */
+export type KeyFamily = 'session' | 'buffer' | 'limit' | 'other'
+
+// Whole prefixes, each one startsWith without a position: the cheapest test V8 has, and the session
+// read's key, on the hot path, is the first one tried.
+const FAMILY_PREFIXES: readonly (readonly [string, KeyFamily])[] = [
+  [`${KEY_PREFIX}session:`, 'session'],
+  [`${KEY_PREFIX}buf:`, 'buffer'],
+  [`${KEY_PREFIX}rl:`, 'limit'],
+  [`${KEY_PREFIX}sse:`, 'limit'],
+  [`${KEY_PREFIX}user:`, 'session'],
+  [keys.revokedSessions(), 'session'],
+]
+
+/**
+ * The family of `key` (the first key of a command or script), by the segments above: sessions and
+ * their users' indexes and revocations, buffers, limits (rate limits and stream slots).
+ */
+export function keyFamily(key: string | undefined): KeyFamily {
+  if (key === undefined) return 'other'
+  for (const [prefix, family] of FAMILY_PREFIXES) if (key.startsWith(prefix)) return family
+  return 'other'
+}

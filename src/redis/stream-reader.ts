@@ -1,6 +1,7 @@
 import type { Deadline } from '../lib/deadline.js'
 import type { NodeRedisClient } from './connection.js'
 import { RedisUnavailableError, replyDeadline } from './failures.js'
+import type { LiveReaderStats } from './stats.js'
 
 /** One stream entry as Redis returns it: the id and a flat field, value list. */
 export type RawStreamEntry = [id: string, fields: string[]]
@@ -22,7 +23,8 @@ export interface StreamCursor {
 export interface StreamReader {
   /**
    * XREAD COUNT `count` BLOCK `blockMs` over `streams`. Resolves with the new entries, or null when
-   * `blockMs` passed (or {@link wake} was called) without any. Rejects with RedisUnavailableError while
+   * `blockMs` passed (or {@link wake} was called) without any; `blockMs` 0 does not block (an XREAD
+   * without BLOCK, answered at once: Redis's BLOCK 0 would block forever). Rejects with RedisUnavailableError while
    * disconnected, and when no reply comes within `blockMs` plus the command timeout: the connection
    * is then presumed hung, dropped, and opened afresh on the next read.
    */
@@ -35,13 +37,31 @@ export interface StreamReader {
    * a read not yet blocking returns null instead of blocking on streams that are out of date.
    */
   wake(): void
+  /**
+   * Resolves when the connection is next ready (node-redis's 'ready': connected and handshaken again
+   * after a loss), or after `maxMs`, whichever comes first: a caller retrying a failed read then waits
+   * no longer than it takes the connection to come back. A connection that is up, or dropped, never
+   * gets ready again: then it is `maxMs`.
+   */
+  reconnected(maxMs: number): Promise<void>
   /** Whether the dedicated connection is up right now (or still within its first attempt). */
   readonly ready: boolean
   /** Drops the connection at once; a read in flight rejects. `close()` would wait for the block to end. */
   destroy(): void
 }
 
-export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: number): StreamReader {
+/** `stats`: where the reader counts its reconnects and its reads' outcomes (src/redis/stats.ts). */
+export function createStreamReader(
+  commands: NodeRedisClient,
+  commandTimeoutMs: number,
+  stats?: LiveReaderStats,
+): StreamReader {
+  // Every 'ready' but the reader's first is a reconnect, a fresh connection after a drop included.
+  let everReady = false
+  const countReady = () => {
+    if (everReady && stats) stats.reconnects.live_reader++
+    everReady = true
+  }
   let connection: NodeRedisClient | undefined
   // CLIENT ID of the current socket, for CLIENT UNBLOCK; a reconnect gets a new one.
   let connectionId: number | undefined
@@ -55,6 +75,12 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
   // never shows as a failure in readiness; past that, it is a failure like any other.
   let opening: Promise<unknown> | undefined
   let openingUntil = 0
+
+  // Callers of reconnected() still waiting; each removes itself when it resolves.
+  const awaitingReady = new Set<() => void>()
+  const readyAgain = () => {
+    for (const resolve of awaitingReady) resolve()
+  }
 
   const replies = replyDeadline(commandTimeoutMs)
   // A blocking read's reply may take its block time on top; one deadline per block time asked for.
@@ -72,8 +98,10 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
     const opened = commands.duplicate()
     // Failures surface through read(); node-redis reconnects on its own (capped backoff).
     opened.on('error', () => {})
+    opened.on('ready', countReady)
     opened.on('ready', () => {
       connectionId = undefined
+      readyAgain()
     })
     opening = opened.connect().catch(() => {})
     openingUntil = performance.now() + commandTimeoutMs
@@ -107,14 +135,19 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
         connectionId ??= await replies.within(() => client.clientId())
         // Woken while getting here: the caller's set of streams changed, so it should ask again.
         if (wakeRequested) return null
-        const command = ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS']
+        const command = ['XREAD', 'COUNT', String(count)]
+        if (blockMs > 0) command.push('BLOCK', String(blockMs))
+        command.push('STREAMS')
         for (const { key } of streams) command.push(key)
         for (const { id } of streams) command.push(id)
         blocking = true
-        return (await blockedReplyDeadline(blockMs).within(() =>
+        const reply = (await blockedReplyDeadline(blockMs).within(() =>
           client.sendCommand(command),
         )) as StreamReadReply | null
+        if (stats) stats.liveReads[reply ? 'items' : 'empty']++
+        return reply
       } catch (error) {
+        if (stats) stats.liveReads.error++
         if (error instanceof RedisUnavailableError && client.isReady) drop()
         throw error
       } finally {
@@ -131,6 +164,20 @@ export function createStreamReader(commands: NodeRedisClient, commandTimeoutMs: 
       // Best effort: where CLIENT UNBLOCK is not allowed, the block still ends within blockMs.
       commands.clientUnblock(connectionId).catch(() => {})
     },
-    destroy: drop,
+    reconnected(maxMs) {
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          awaitingReady.delete(done)
+          resolve()
+        }
+        const timer = setTimeout(done, maxMs)
+        awaitingReady.add(done)
+      })
+    },
+    destroy() {
+      drop()
+      readyAgain()
+    },
   }
 }

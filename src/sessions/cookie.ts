@@ -8,9 +8,15 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
  * SESSION_SECRET="new,old" rotates without logging anyone out.
  */
 
-/** The id's shape (see newSessionId in store.ts) and the signature's: checked before any HMAC. */
+/**
+ * The id's shape (see newSessionId in store.ts) and the signature's: checked before any HMAC. 32 bytes
+ * are 43 base64url characters, whose last carries the signature's last 4 bits and 2 unused bits, which
+ * the canonical encoding leaves zero: only 16 characters can end it. Node's decoder ignores those bits,
+ * so without this the 3 other values of the last character would verify too (a changed cookie taken
+ * as the same, where the promise is that any tampering is a 401).
+ */
 const ID_PATTERN = /^[A-Za-z0-9_-]{32}$/
-const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{43}$/
+const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
 /** How many verified cookie values a signer remembers. */
 const VERIFIED_CACHE_SIZE = 10_000

@@ -17,7 +17,23 @@ export interface SessionServiceOptions {
   ttlSeconds: number
   /** Send the cookie with `Secure` (HTTPS only). Off only for plain-http development. */
   secure: boolean
+  /** Where sessions created, rotated and ended are counted (the app's metrics). */
+  counters?: SessionCounts
 }
+
+/** What the service counts. Expiries are Redis's doing and are not seen; neither are a user's oldest sessions ended past the per-user maximum. */
+export interface SessionCounts {
+  created: number
+  rotated: number
+  /** `logout`; `replaced`: the session a cookie named when a new one was created over it (POST /sessions); `revoked`: by the admin API. */
+  destroyed: { logout: number; replaced: number; revoked: number }
+}
+
+/**
+ * Why a request has no session: no cookie (`missing`), a cookie that is not a validly signed id
+ * (`invalid_cookie`), or a validly signed id whose session has gone, expired or ended (`unknown_session`).
+ */
+export type SessionAbsence = 'missing' | 'invalid_cookie' | 'unknown_session'
 
 /** What sessions need of a request: its Cookie header, and a way to add a Set-Cookie header. */
 export interface CookieJar {
@@ -29,15 +45,17 @@ export interface CookieJar {
 const MAX_COOKIE_LENGTH = 256
 
 /** The failure of every request that needs a live session and has none. */
-const sessionRequired = () =>
-  new ServiceError('unauthenticated', 'unauthorized', 'A valid session cookie is required')
+const sessionRequired = (reason: SessionAbsence) =>
+  new ServiceError('unauthenticated', 'unauthorized', 'A valid session cookie is required', {
+    subcode: reason,
+  })
 
 const grantRequired = () =>
   new ServiceError(
     'unauthenticated',
     'unauthorized',
     'A grant token is required to create a session: POST /sessions {"grant": "<token>"}',
-    { challenge: 'Bearer' },
+    { challenge: 'Bearer', subcode: 'grant_required' },
   )
 
 /** The most users whose index refresh a process remembers (see `touchIndexOf`). */
@@ -68,9 +86,19 @@ export class SessionService {
   readonly anonymous: boolean
   /** SESSION_TTL_SECONDS in ms: a session was last used this long before it expires. */
   readonly ttlMs: number
+  readonly counters: SessionCounts
   readonly #indexTouchedAt = new Map<string, number>()
 
-  constructor({ redis, grantTokens, anonymous, secrets, ttlSeconds, secure }: SessionServiceOptions) {
+  constructor({
+    redis,
+    grantTokens,
+    anonymous,
+    secrets,
+    ttlSeconds,
+    secure,
+    counters,
+  }: SessionServiceOptions) {
+    this.counters = counters ?? { created: 0, rotated: 0, destroyed: { logout: 0, replaced: 0, revoked: 0 } }
     this.store = new SessionStore(redis, ttlSeconds)
     this.signer = new SessionCookieSigner(secrets)
     this.cookie = new SessionCookie({ name: 'sid', maxAgeSeconds: ttlSeconds, secure })
@@ -88,8 +116,10 @@ export class SessionService {
     return this.store.listUser(sub)
   }
 
-  revokeUser(sub: string): Promise<number> {
-    return this.store.revokeUser(sub)
+  async revokeUser(sub: string): Promise<number> {
+    const ended = await this.store.revokeUser(sub)
+    this.counters.destroyed.revoked += ended
+    return ended
   }
 
   /** How long session `id` has left, in ms; null when it is gone (expired or ended). */
@@ -150,14 +180,27 @@ export class RequestSession {
   /** As {@link current}, but a missing session is a `sessionRequired` failure. */
   async require(): Promise<Session> {
     const session = await this.current()
-    if (session === null) throw sessionRequired()
+    if (session === null) throw sessionRequired(this.absence())
     return session
   }
 
-  /** Starts an anonymous session holding `data`, where SESSIONS_ANONYMOUS allows it; it reads nothing. */
+  /** Why there is no session, once {@link current} found none (for the metrics of authentication failures). */
+  absence(): SessionAbsence {
+    if (this.cookieId !== null) return 'unknown_session'
+    return this.service.cookie.read(this.jar.cookieHeader()) ? 'invalid_cookie' : 'missing'
+  }
+
+  /**
+   * Starts an anonymous session holding `data`, where SESSIONS_ANONYMOUS allows it; it reads nothing.
+   * As with a grant exchange, the session the cookie named, if any, ends: a browser holds one session,
+   * and the one it no longer has the cookie of must not stay valid until its TTL.
+   */
   async create(data: SessionData): Promise<Session> {
     if (!this.service.anonymous) throw grantRequired()
-    return this.#issue(await this.service.store.create(data))
+    const session = await this.service.store.create(data)
+    this.service.counters.created++
+    await this.#endPrevious()
+    return this.#issue(session)
   }
 
   /**
@@ -169,9 +212,19 @@ export class RequestSession {
     const { sub, grant, expiresAt } = await this.service.grantTokens.verify(token)
     const binding = { sub, grant, grantExpiresAt: expiresAt, createdAt: Date.now() }
     const session = await this.service.store.create(data, binding)
-    const previous = this.cookieId
-    if (previous !== null) await this.service.store.end(previous)
+    this.service.counters.created++
+    await this.#endPrevious()
     return this.#issue(session)
+  }
+
+  /**
+   * Ends the session the cookie named, once a new one replaces it: with the revocation that ends its
+   * streams (store.end), so nothing it opened outlives it.
+   */
+  async #endPrevious(): Promise<void> {
+    const previous = this.cookieId
+    if (previous !== null && (await this.service.store.end(previous)))
+      this.service.counters.destroyed.replaced++
   }
 
   /** The grant the current session holds now; none without a session. */
@@ -190,7 +243,9 @@ export class RequestSession {
     return this.#writeCurrent(async (id) => {
       // The script must know the user, to index the new id; a rotation is rare, one more read is fine.
       const session = await this.service.store.read(id)
-      return session && this.service.store.rotate(id, session.binding?.sub ?? null)
+      const rotated = session && (await this.service.store.rotate(id, session.binding?.sub ?? null))
+      if (rotated) this.service.counters.rotated++
+      return rotated
     })
   }
 
@@ -202,7 +257,8 @@ export class RequestSession {
     const id = this.cookieId
     const deleted = id !== null && (await this.service.store.end(id))
     this.jar.setCookie(this.service.cookie.expire())
-    if (!deleted) throw sessionRequired()
+    if (!deleted) throw sessionRequired(this.absence())
+    this.service.counters.destroyed.logout++
   }
 
   async #resolveCurrent(): Promise<Session | null> {
@@ -215,7 +271,7 @@ export class RequestSession {
   async #writeCurrent(write: (id: string) => Promise<Session | null>): Promise<Session> {
     const id = this.cookieId
     const session = id === null ? null : await write(id)
-    if (session === null) throw sessionRequired()
+    if (session === null) throw sessionRequired(this.absence())
     if (session.binding) this.service.touchIndexOf(session.binding.sub)
     return this.#issue(session)
   }

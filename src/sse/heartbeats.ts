@@ -1,7 +1,15 @@
 /** A stream the ticker keeps alive. */
 export interface HeartbeatTarget {
-  /** Called on every tick; sends a heartbeat once more than {@link TICKS_PER_PERIOD} passed without a write. */
-  tick(): void
+  /**
+   * Called on every tick; sends a heartbeat once more than {@link TICKS_PER_PERIOD} passed without a
+   * write, and says whether it did.
+   */
+  tick(): boolean
+}
+
+/** Where the ticker counts the heartbeats its streams sent (the app's metrics). */
+export interface HeartbeatCounts {
+  heartbeats: number
 }
 
 /** Ticks per heartbeat period: a heartbeat follows between 1 and 1.25 periods of silence. */
@@ -25,11 +33,18 @@ export const TICKS_PER_PERIOD = 4
 export class Heartbeats {
   readonly #targets = new Set<HeartbeatTarget>()
   readonly #tickMs: number
+  readonly #counts: HeartbeatCounts
   #timer: NodeJS.Timeout | undefined
 
   /** `periodMs`: SSE_HEARTBEAT_MS. */
-  constructor(periodMs: number) {
+  constructor(periodMs: number, counts: HeartbeatCounts = { heartbeats: 0 }) {
     this.#tickMs = Math.max(1, Math.floor(periodMs / TICKS_PER_PERIOD))
+    this.#counts = counts
+  }
+
+  /** Streams registered: every open stream of the app. */
+  get size(): number {
+    return this.#targets.size
   }
 
   add(target: HeartbeatTarget): void {
@@ -46,6 +61,8 @@ export class Heartbeats {
   }
 
   #tick(): void {
-    for (const target of this.#targets) target.tick()
+    let sent = 0
+    for (const target of this.#targets) if (target.tick()) sent++
+    this.#counts.heartbeats += sent
   }
 }

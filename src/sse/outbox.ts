@@ -111,8 +111,8 @@ export class Outbox implements HeartbeatTarget {
     this.#abort('overflow')
   }
 
-  tick(): void {
-    if (++this.#silentTicks > TICKS_PER_PERIOD) this.push(HEARTBEAT_FRAME)
+  tick(): boolean {
+    return ++this.#silentTicks > TICKS_PER_PERIOD && this.push(HEARTBEAT_FRAME)
   }
 
   /** Ends the response cleanly after what is queued, or cuts it if the client does not read within `graceMs`. */

@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { request } from 'node:http'
+import { connect, type Socket } from 'node:net'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../../src/process/exit-codes.js'
@@ -106,6 +108,41 @@ describe('SIGTERM', () => {
     // The access log, flushed by the exit: the session request, not the probes.
     expect(service.stdout).toMatch(/"method":"POST","route":"\/sessions","status":201.*"msg":"request"/)
     expect(service.stdout).not.toMatch(/"route":"\/(healthz|readyz)"/)
+  })
+
+  it('does not wait for connections with no request in flight: silent, half a head, idle', async () => {
+    const delayMs = 300
+    // Before the fix such connections held the server open until the headers timeout (here: exit 1).
+    const { service, base } = await startService({
+      SHUTDOWN_DELAY_MS: String(delayMs),
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      HTTP_HEADERS_TIMEOUT_MS: '20000',
+      HTTP_REQUEST_TIMEOUT_MS: '30000',
+    })
+    const open = async () => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1')
+      socket.on('error', () => {})
+      await once(socket, 'connect')
+      return socket
+    }
+    const silent = await open()
+    const halfHead = await open()
+    halfHead.write('POST /sessions HTTP/1.1\r\nHost: test\r\nContent-Ty')
+    // A keep-alive connection whose request was answered, then half of its next head.
+    const reused = await open()
+    reused.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n')
+    await once(reused, 'data')
+    reused.write('GET /healthz HTTP/1.1\r\nHo')
+    const closed = (socket: Socket) => new Promise((resolve) => socket.once('close', resolve))
+    const allClosed = Promise.all([silent, halfHead, reused].map(closed))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const signalledAt = performance.now()
+    service.kill('SIGTERM')
+    const exit = await service.exited
+    const elapsedMs = performance.now() - signalledAt
+    expect(exit.code).toBe(EXIT_CODES.ok)
+    expect(elapsedMs).toBeLessThan(delayMs + 1000)
+    await allClosed
   })
 
   it('exits 1 when SHUTDOWN_TIMEOUT_MS passes before requests finish', async () => {

@@ -104,6 +104,33 @@ describe('SessionCookieSigner', () => {
     expect(signer.remembered).toBe(1)
   })
 
+  it('accepts only the canonical encoding: the 3 other values of the last character are refused, never remembered', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const signer = new SessionCookieSigner([NEW_SECRET, OLD_SECRET])
+    for (let n = 0; n < 50; n++) {
+      const id = newId()
+      for (const good of [signer.sign(id), new SessionCookieSigner([OLD_SECRET]).sign(id)]) {
+        const last = alphabet.indexOf(good.at(-1) as string)
+        // The last character holds 4 bits of the signature and 2 that must be zero.
+        expect(last % 4).toBe(0)
+        const variants = [1, 2, 3].map((low) => `${good.slice(0, -1)}${alphabet[last + low]}`)
+        // Node decodes every variant to the same bytes: the encoding, not the HMAC, must refuse them.
+        for (const variant of variants) {
+          expect(Buffer.from(variant.slice(33), 'base64url')).toEqual(
+            Buffer.from(good.slice(33), 'base64url'),
+          )
+        }
+        const remembered = signer.remembered
+        for (const variant of variants) expect(signer.verify(variant), variant).toBeNull()
+        expect(signer.remembered).toBe(remembered)
+        // The canonical value verifies, and its variants still fail once it is remembered.
+        expect(signer.verify(good)).toMatchObject({ id })
+        for (const variant of variants) expect(signer.verify(variant), variant).toBeNull()
+        expect(signer.remembered).toBe(remembered + 1)
+      }
+    }
+  })
+
   it('signs with the first secret and verifies with any, telling which was current', () => {
     const rotating = new SessionCookieSigner([NEW_SECRET, OLD_SECRET])
     const onlyNew = new SessionCookieSigner([NEW_SECRET])

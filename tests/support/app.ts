@@ -1,5 +1,6 @@
 import { afterAll, onTestFinished, TestRunner } from 'vitest'
 import { createApp, type ServiceApp } from '../../src/app.js'
+import type { Env } from '../../src/env.js'
 import type { Redis } from '../../src/redis/client.js'
 import { connectRedis, type NodeRedisClient } from '../../src/redis/connection.js'
 import { testEnv } from './env.js'
@@ -10,6 +11,11 @@ export interface TestApp {
   /** The raw node-redis client underneath, for assertions such as TTL or CLIENT LIST. */
   client: NodeRedisClient
 }
+
+const envs = new WeakMap<ServiceApp, Env>()
+
+/** The configuration `app` was built with by {@link buildTestApp}. */
+export const envOf = (app: ServiceApp): Env | undefined => envs.get(app)
 
 /**
  * Builds the app as main.ts does (connectRedis, then createApp) against `redisUrl`, and closes it after
@@ -23,6 +29,7 @@ export async function buildTestApp(
   const env = testEnv(redisUrl, overrides)
   const { redis, client } = await connectRedis(env)
   const app = createApp(env, redis)
+  envs.set(app, env)
   const close = async () => {
     await app.lifecycle.close()
     client.destroy()

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import type { Server, ServerResponse } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { ServiceApp } from '../../src/app.js'
-import { SecureServerResponse } from '../../src/http/middleware/security-headers.js'
-import { TEST_API_TOKEN } from './env.js'
+import { nodeServerOptions } from '../../src/http/server.js'
+import { envOf } from './app.js'
+import { TEST_API_TOKEN, testEnv } from './env.js'
 import { SseStream } from './sse-client.js'
 
 /** A buffer name no other test (file) uses. */
@@ -39,8 +40,9 @@ const served = new WeakMap<ServiceApp, Promise<string>>()
 
 /**
  * The base URL of `app` served over real HTTP by @hono/node-server on a free loopback port, as main.ts
- * serves it: SSE then takes the production path (frames written straight to the Node response). The
- * server closes with the app's lifecycle.
+ * serves it (the same server options, from the env the app was built with): SSE then takes the
+ * production path (frames written straight to the Node response). The server closes with the app's
+ * lifecycle.
  */
 export function servedUrl(app: ServiceApp): Promise<string> {
   let url = served.get(app)
@@ -51,7 +53,8 @@ export function servedUrl(app: ServiceApp): Promise<string> {
           fetch: app.fetch,
           port: 0,
           hostname: '127.0.0.1',
-          serverOptions: { ServerResponse: SecureServerResponse as typeof ServerResponse },
+          // An app built without buildTestApp gets the defaults.
+          ...nodeServerOptions(envOf(app) ?? testEnv('redis://127.0.0.1:6379')),
         },
         (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`),
       )

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../../lib/backoff.js'
 import type { Logger } from '../../process/logger.js'
+import type { SseCounters } from '../../process/metrics.js'
 import { RedisUnavailableError } from '../../redis/failures.js'
 import type { Outbox } from '../../sse/outbox.js'
 import { BEFORE_ALL, compareItemIds } from '../ids.js'
@@ -26,7 +27,11 @@ export interface FollowerOptions {
    * without taking anything is as slow as one whose queue overflowed, and is disconnected.
    */
   maxBehind: number
+  /** Where the follower counts events sent, resets and catch-up pages (the app's metrics). */
+  counters?: FollowerCounts
 }
+
+export type FollowerCounts = Pick<SseCounters, 'eventsSent' | 'resets' | 'catchUpPages'>
 
 /**
  * One SSE subscriber's position in a buffer, and the rule that makes delivery exact: every item after
@@ -41,6 +46,7 @@ export interface FollowerOptions {
  */
 export class Follower implements FeedListener {
   readonly #options: FollowerOptions
+  readonly #counters: FollowerCounts
   #cursor: string
   #catchingUp = false
   // A live item was offered since the last catch-up read: that read may have missed it.
@@ -51,6 +57,11 @@ export class Follower implements FeedListener {
 
   constructor(options: FollowerOptions, cursor: string) {
     this.#options = options
+    this.#counters = options.counters ?? {
+      eventsSent: 0,
+      resets: { trimmed: 0, deleted: 0, ahead: 0 },
+      catchUpPages: 0,
+    }
     this.#cursor = cursor
   }
 
@@ -58,13 +69,16 @@ export class Follower implements FeedListener {
   sendPage(page: Page): void {
     const { outbox } = this.#options
     if (page.reset) {
-      outbox.push(resetFrame(page.reset), { paced: true })
+      if (outbox.push(resetFrame(page.reset), { paced: true })) this.#counters.resets[page.reset.reason]++
       this.#cursor = BEFORE_ALL
     }
+    let sent = 0
     for (const item of page.items) {
-      if (!outbox.push(itemFrame(item), { paced: true })) return
+      if (!outbox.push(itemFrame(item), { paced: true })) break
       this.#cursor = item.id
+      sent++
     }
+    this.#counters.eventsSent += sent
   }
 
   /**
@@ -75,23 +89,25 @@ export class Follower implements FeedListener {
     void this.#catchUp(firstPageFull || compareItemIds(this.#cursor, membership.lastSeen) < 0)
   }
 
-  offer(item: LiveItem): void {
+  /** Whether the item went out (written, or queued behind a socket that pushes back): the hub counts these. */
+  offer(item: LiveItem): boolean {
     if (this.#catchingUp) {
       this.#offeredSinceRead = true
       this.#countBehind()
-      return
+      return false
     }
     // The common case first, without parsing ids: the item right after the cursor.
-    if (item.prev === this.#cursor) {
-      if (this.#options.outbox.push(item.frame)) this.#cursor = item.id
-      return
-    }
-    if (compareItemIds(item.id, this.#cursor) <= 0) return
-    if (item.prev !== '' && compareItemIds(item.prev, this.#cursor) <= 0) {
-      if (this.#options.outbox.push(item.frame)) this.#cursor = item.id
-      return
-    }
+    if (item.prev === this.#cursor) return this.#push(item)
+    if (compareItemIds(item.id, this.#cursor) <= 0) return false
+    if (item.prev !== '' && compareItemIds(item.prev, this.#cursor) <= 0) return this.#push(item)
     void this.#catchUp(true)
+    return false
+  }
+
+  #push(item: LiveItem): boolean {
+    if (!this.#options.outbox.push(item.frame)) return false
+    this.#cursor = item.id
+    return true
   }
 
   #countBehind(): void {
@@ -123,6 +139,7 @@ export class Follower implements FeedListener {
           this.#offeredSinceRead = false
           const page = await this.#read()
           if (!page) return
+          this.#counters.catchUpPages++
           this.sendPage(page)
           read = page.items.length === CATCH_UP_PAGE
         }

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../../lib/backoff.js'
 import type { Logger } from '../../process/logger.js'
+import type { SseCounters } from '../../process/metrics.js'
 import { keys } from '../../redis/keys.js'
 import type { RawStreamEntry, StreamReader, StreamReadReply } from '../../redis/stream-reader.js'
 import { compareItemIds } from '../ids.js'
@@ -17,8 +17,11 @@ export interface LiveItem {
 
 /** One subscriber of a buffer (an SSE response). */
 export interface FeedListener {
-  /** Called synchronously for every new item, in order. Must not throw. */
-  offer(item: LiveItem): void
+  /**
+   * Called synchronously for every new item, in order; says whether the item went out to the client
+   * (written or queued), for the count of events sent. Must not throw.
+   */
+  offer(item: LiveItem): boolean
   /** Ends the subscriber's response cleanly (shutdown). */
   end(): Promise<void>
 }
@@ -39,6 +42,8 @@ export interface LiveHubOptions {
    * someone is subscribed: streams that could need ending exist only then.
    */
   onRevoked?: (sessionId: string) => void
+  /** Where the hub counts live events sent and each live item's delivery lag (the app's metrics). */
+  counters?: Pick<SseCounters, 'eventsSent' | 'deliveryLag'>
 }
 
 /**
@@ -53,6 +58,15 @@ const BLOCK_MS = 2000
 const READ_COUNT = 1000
 /** A read pending this much longer than BLOCK_MS counts as stuck (readiness fails). */
 const STUCK_AFTER_MS = 1000
+
+/**
+ * Seconds from an item's id time (the ms part of its Redis id: Redis's clock when it was appended) to
+ * now. The two clocks may differ a little; an id from the future counts as no lag.
+ */
+function lagSeconds(id: string): number {
+  const ms = Number(id.slice(0, id.indexOf('-')))
+  return Math.max(0, Date.now() - ms) / 1000
+}
 
 class Feed {
   readonly listeners = new Set<FeedListener>()
@@ -95,6 +109,7 @@ export class LiveHub {
   readonly #reader: StreamReader
   readonly #logger: Logger
   readonly #onRevoked: ((sessionId: string) => void) | undefined
+  readonly #counters: LiveHubOptions['counters']
   // Where the revocation stream is read from; undefined while nobody is subscribed.
   #revocationCursor: string | undefined
   readonly #feeds = new Map<string, Feed>()
@@ -105,10 +120,11 @@ export class LiveHub {
   #readStartedAt: number | undefined
   #failure: string | undefined
 
-  constructor({ reader, logger, onRevoked }: LiveHubOptions) {
+  constructor({ reader, logger, onRevoked, counters }: LiveHubOptions) {
     this.#reader = reader
     this.#logger = logger
     this.#onRevoked = onRevoked
+    this.#counters = counters
   }
 
   get closed(): boolean {
@@ -189,7 +205,10 @@ export class LiveHub {
       this.#readingKeys = new Set(cursors.map(({ key }) => key))
       this.#readStartedAt = performance.now()
       try {
-        const reply = await this.#reader.read(cursors, { blockMs: BLOCK_MS, count: READ_COUNT })
+        // After a failure, a read that answers at once: its success is what clears the failure, which
+        // a 2 s block with nothing new would otherwise keep in readiness until it ended.
+        const blockMs = failures > 0 ? 0 : BLOCK_MS
+        const reply = await this.#reader.read(cursors, { blockMs, count: READ_COUNT })
         if (failures > 0) this.#logger.info('live reader: reading again')
         failures = 0
         this.#failure = undefined
@@ -199,7 +218,9 @@ export class LiveHub {
         failures++
         this.#failure = `live reader failing: ${error instanceof Error ? error.message : String(error)}`
         if (failures === 1) this.#logger.warn({ err: this.#failure }, 'live reader: read failed; retrying')
-        await sleep(backoffDelay(failures))
+        // The connection reconnects on its own backoff: waiting out ours on top would add up to a second
+        // to every recovery, so the retry comes as soon as the connection is back, at the latest after ours.
+        await this.#reader.reconnected(backoffDelay(failures))
       } finally {
         this.#readingKeys = undefined
         this.#readStartedAt = undefined
@@ -222,7 +243,13 @@ export class LiveHub {
         if (compareItemIds(item.id, feed.lastSeen) <= 0) continue
         feed.lastSeen = item.id
         const live: LiveItem = { id: item.id, prev: item.prev, frame: itemFrame(item) }
-        for (const listener of feed.listeners) listener.offer(live)
+        let sent = 0
+        for (const listener of feed.listeners) if (listener.offer(live)) sent++
+        // Once per item, not per subscriber: the fan-out's last write is when every one of them has it.
+        if (sent > 0 && this.#counters) {
+          this.#counters.eventsSent += sent
+          this.#counters.deliveryLag.observe(lagSeconds(item.id))
+        }
       }
     }
   }

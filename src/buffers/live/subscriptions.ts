@@ -1,8 +1,11 @@
 import type { Context } from 'hono'
+import { ServiceError } from '../../lib/errors.js'
 import type { Slot, StreamSlots } from '../../limits/stream-slots.js'
 import type { Logger } from '../../process/logger.js'
+import { SseCounters } from '../../process/metrics.js'
 import type { Redis } from '../../redis/client.js'
 import { RedisUnavailableError } from '../../redis/failures.js'
+import type { StreamReader } from '../../redis/stream-reader.js'
 import { EVENT_STREAM_HEADERS, openEventStream, retryLater } from '../../sse/event-stream.js'
 import { encodeFrame } from '../../sse/frames.js'
 import { Heartbeats } from '../../sse/heartbeats.js'
@@ -26,6 +29,8 @@ export interface SubscriptionsOptions {
   /** SSE_QUEUE_MAX_EVENTS and SSE_QUEUE_MAX_BYTES: a client further behind is disconnected. */
   queueMaxEvents: number
   queueMaxBytes: number
+  /** Where streams, events, resets, heartbeats, cut-offs and lag are counted (the app's metrics). */
+  counters?: SseCounters
 }
 
 /** On shutdown, how long a stream may take to flush what is queued before it is cut. */
@@ -68,21 +73,39 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  */
 export class Subscriptions {
   readonly #options: SubscriptionsOptions
+  readonly #reader: StreamReader
   readonly #hub: LiveHub
   readonly #heartbeats: Heartbeats
+  readonly #counters: SseCounters
+  // A stream has joined the hub once: from then on the live reader has a connection to report on.
+  #readerStarted = false
   /** How to end each open stream, by the session that opened it. */
   readonly #bySession = new Map<string, Set<(reason: RevokedReason) => void>>()
 
   constructor(options: SubscriptionsOptions) {
     this.#options = options
+    this.#counters = options.counters ?? new SseCounters()
+    this.#reader = options.redis.createStreamReader()
     this.#hub = new LiveHub({
-      reader: options.redis.createStreamReader(),
+      reader: this.#reader,
       logger: options.logger,
       onRevoked: (sessionId) => {
         for (const end of this.#bySession.get(sessionId) ?? []) end('session_ended')
       },
+      counters: this.#counters,
     })
-    this.#heartbeats = new Heartbeats(options.heartbeatMs)
+    this.#heartbeats = new Heartbeats(options.heartbeatMs, this.#counters)
+  }
+
+  /** SSE streams open right now (each is registered with the heartbeat ticker while it is). */
+  get openStreams(): number {
+    return this.#heartbeats.size
+  }
+
+  /** Whether the live reader's connection is up; undefined before the first stream and once closed. */
+  liveReaderUp(): boolean | undefined {
+    if (!this.#readerStarted || this.#hub.closed) return undefined
+    return this.#reader.ready
   }
 
   /** Subscribers of buffer `name` in this process. */
@@ -111,7 +134,11 @@ export class Subscriptions {
     // Hono runs GET handlers for HEAD: answer with the stream's head alone, never open one.
     if (c.req.method === 'HEAD') return c.body(null, 200, EVENT_STREAM_HEADERS)
     const { store, logger, retryMs, queueMaxEvents, queueMaxBytes } = this.#options
-    if (this.#hub.closed) return retryLater(c, retryMs)
+    const counters = this.#counters
+    if (this.#hub.closed) {
+      counters.opened.retry_later++
+      return retryLater(c, retryMs)
+    }
     const fromEventSource = c.req.header('Accept')?.includes('text/event-stream') ?? false
     // Watched from before the first await: a revocation read by the hub while the stream is still
     // opening is not missed, it ends the stream as soon as there is one.
@@ -132,11 +159,13 @@ export class Subscriptions {
     } catch (error) {
       stopWatching()
       void slot?.release()
+      counters.opened[refusal(error)]++
       throw error
     }
     if (!first) {
       stopWatching()
       void slot?.release()
+      counters.opened.retry_later++
       return retryLater(c, retryMs)
     }
 
@@ -151,7 +180,7 @@ export class Subscriptions {
     const cursor = startCursor(start, first)
     outbox.push(openingFrame(retryMs, cursor))
     const follower = new Follower(
-      { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: queueMaxEvents },
+      { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: queueMaxEvents, counters },
       cursor,
     )
     follower.sendPage(first)
@@ -160,8 +189,12 @@ export class Subscriptions {
       stopWatching()
       void slot?.release()
       void follower.end()
+      // The app closed while the first page was read: the stream ends at once, as retryLater's does.
+      counters.opened.retry_later++
       return response
     }
+    counters.opened.opened++
+    this.#readerStarted = true
     // A slot lost to an expired lease may be another stream's now: this one makes way.
     slot?.onLost(() => void outbox.end(END_GRACE_MS))
     endStream = (reason) => {
@@ -172,7 +205,10 @@ export class Subscriptions {
       membership.leave()
       stopWatching()
       void slot?.release()
-      if (outcome === 'overflow') logger.info({ buffer: name }, 'sse: slow client disconnected')
+      if (outcome === 'overflow') {
+        counters.slowClientDisconnects++
+        logger.info({ buffer: name }, 'sse: slow client disconnected')
+      }
     })
     if (endedEarly) endStream(endedEarly)
     follower.follow(membership, first.items.length === CATCH_UP_PAGE)
@@ -220,6 +256,13 @@ export class Subscriptions {
       if (ends.size === 0) this.#bySession.delete(sessionId)
     }
   }
+}
+
+/** How a stream request that failed before its stream opened counts (`hrs_sse_streams_opened_total`). */
+function refusal(error: unknown): 'limited' | 'unavailable' | 'failed' {
+  if (error instanceof RedisUnavailableError) return 'unavailable'
+  if (error instanceof ServiceError && error.kind === 'rate_limited') return 'limited'
+  return 'failed'
 }
 
 /** The cursor before the first page: the resume id, or the newest id for live only. */

@@ -4,7 +4,7 @@ import { createMiddleware } from 'hono/factory'
 import type { GrantTokens, VerifiedGrant } from '../../access/grant-tokens.js'
 import { type Access, allows } from '../../access/grants.js'
 import { ServiceError } from '../../lib/errors.js'
-import { grantOf } from '../../sessions/service.js'
+import { grantOf, type SessionAbsence } from '../../sessions/service.js'
 import type { ServiceVariables } from './services.js'
 
 export interface AuthOptions {
@@ -37,16 +37,22 @@ const BEARER = /^Bearer[ ]+(\S+)[ ]*$/i
 /** Three base64url segments: a JWS in compact form, so a grant token, not an API token. */
 const COMPACT_JWS = /^[\w-]*\.[\w-]*\.[\w-]*$/
 
-const unauthenticated = (message: string, challenge: string) =>
-  new ServiceError('unauthenticated', 'unauthorized', message, { challenge })
+/** `reason`: why, for the metrics (`hrs_auth_failures_total`); see AUTH_FAILURE_REASONS. */
+const unauthenticated = (message: string, challenge: string, reason: string) =>
+  new ServiceError('unauthenticated', 'unauthorized', message, { challenge, subcode: reason })
 
 const tokenMissing = () =>
-  unauthenticated('An API token is required: Authorization: Bearer <token>', 'Bearer')
-const tokenInvalid = () => unauthenticated('The API token is not valid', 'Bearer error="invalid_token"')
-const credentialsMissing = () =>
-  unauthenticated('A valid session cookie or a token (Authorization: Bearer) is required', 'Bearer')
+  unauthenticated('An API token is required: Authorization: Bearer <token>', 'Bearer', 'missing')
+const tokenInvalid = () =>
+  unauthenticated('The API token is not valid', 'Bearer error="invalid_token"', 'invalid_token')
+const credentialsMissing = (reason: SessionAbsence) =>
+  unauthenticated('A valid session cookie or a token (Authorization: Bearer) is required', 'Bearer', reason)
 const bearerRequired = () =>
-  unauthenticated('Writes need a token (Authorization: Bearer): a session cookie never writes', 'Bearer')
+  unauthenticated(
+    'Writes need a token (Authorization: Bearer): a session cookie never writes',
+    'Bearer',
+    'missing',
+  )
 const notCovered = (what: string) =>
   new ServiceError('forbidden', 'forbidden', `These credentials do not allow ${what}`, {
     challenge: 'Bearer error="insufficient_scope"',
@@ -128,7 +134,7 @@ export function authorization({ adminTokens, metricsTokens, grantTokens }: AuthO
           throw bearerRequired()
         } else {
           const session = await c.get('session').current()
-          if (session === null) throw credentialsMissing()
+          if (session === null) throw credentialsMissing(c.get('session').absence())
           if (!allows(grantOf(session), access, name)) throw notCovered(what)
           c.set('principal', {
             sub: session.binding?.sub,

@@ -36,8 +36,14 @@ const HTTP_EXCEPTION_CODES: Partial<Record<number, string>> = {
 /** Set by hono/request-id, which runs first; the handler itself is typed for any app. */
 const requestIdOf = (c: Context) => c.get('requestId') as string | undefined
 
+/** The `code` of the error body a request was answered with, for observers (see request-observer.ts). */
+export interface FailureVariables {
+  failureCode: string
+}
+
 function respond(c: Context, status: ContentfulStatusCode, code: string, message: string) {
   const body: ErrorBody = { error: { code, message } }
+  c.set('failureCode', code)
   return c.json(body, status)
 }
 
@@ -55,11 +61,14 @@ export interface ErrorHandlerOptions {
    * 429 once the client's budget of failures is spent) answers that error instead.
    */
   countAuthFailure?: (c: Context) => Promise<void>
+  /** Told why each authentication failed (the error's `subcode`), for the metrics. */
+  onAuthFailure?: (reason: string | undefined) => void
 }
 
 export const handleError =
-  (logger: Logger, { countAuthFailure }: ErrorHandlerOptions = {}): ErrorHandler =>
+  (logger: Logger, { countAuthFailure, onAuthFailure }: ErrorHandlerOptions = {}): ErrorHandler =>
   async (error, c) => {
+    if (error instanceof ServiceError && error.kind === 'unauthenticated') onAuthFailure?.(error.subcode)
     if (error instanceof ServiceError && error.kind === 'unauthenticated' && countAuthFailure) {
       try {
         await countAuthFailure(c)
@@ -90,6 +99,7 @@ function answer(logger: Logger, error: unknown, c: Context): Response {
   const body: ErrorBody = {
     error: { code: 'internal_error', message: 'Internal server error', ...(requestId && { requestId }) },
   }
+  c.set('failureCode', body.error.code)
   return c.json(body, 500)
 }
 

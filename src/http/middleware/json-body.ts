@@ -7,16 +7,44 @@ const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i
 /** Deeper than any real document; recursive validation and JSON.stringify overflow the stack at a few thousand. */
 const JSON_MAX_DEPTH = 64
 
-/** Whether `value` nests objects and arrays at most JSON_MAX_DEPTH deep; iterative, so any depth is safe. */
-function withinMaxDepth(value: unknown): boolean {
-  const pending: [unknown, number][] = [[value, 1]]
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [node, depth] = next
+/** A value met while walking a parsed body: its parent's entry and its key there, for the path. */
+interface Visit {
+  node: unknown
+  depth: number
+  parent: Visit | undefined
+  key: string
+}
+
+const pathOf = (visit: Visit): string[] => {
+  const path: string[] = []
+  for (let at: Visit | undefined = visit; at?.parent; at = at.parent) path.unshift(at.key)
+  return path
+}
+
+/**
+ * What the parsed body holds that no schema may see, or undefined: nesting deeper than JSON_MAX_DEPTH;
+ * a number JSON.parse made infinite (`1e400`: JSON.stringify would store it as null, and zod's number
+ * refuses it); a `__proto__` key at any depth (JSON.parse keeps it as an own key, but zod's objects and
+ * records skip it, a prototype-pollution guard, so it would vanish without a word). Refused rather than
+ * changed, so that what is stored is what was sent. Iterative, so any depth is safe; the first one found.
+ */
+function jsonProblem(value: unknown): { path: string[]; message: string } | undefined {
+  const pending: Visit[] = [{ node: value, depth: 1, parent: undefined, key: '' }]
+  for (let visit = pending.pop(); visit; visit = pending.pop()) {
+    const { node, depth } = visit
+    if (typeof node === 'number' && !Number.isFinite(node)) {
+      return { path: pathOf(visit), message: 'number is out of range (not finite)' }
+    }
     if (typeof node !== 'object' || node === null) continue
-    if (depth > JSON_MAX_DEPTH) return false
-    for (const child of Object.values(node)) pending.push([child, depth + 1])
+    if (depth > JSON_MAX_DEPTH) {
+      return { path: [], message: `JSON is nested deeper than ${JSON_MAX_DEPTH} levels` }
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (key === '__proto__') return { path: pathOf(visit), message: '"__proto__" is not allowed as a key' }
+      pending.push({ node: child, depth: depth + 1, parent: visit, key })
+    }
   }
-  return true
+  return undefined
 }
 
 function describeIssues(error: {
@@ -31,8 +59,9 @@ function describeIssues(error: {
  * Validates a JSON request body against `schema`; handlers read it with `c.req.valid('json')`.
  * Bad input is always a 4xx JSON error: a request that names another media type is 415 whatever its
  * length (the validator would otherwise read it as `{}`), malformed JSON is 400 `bad_request`, a schema
- * mismatch is 400 `invalid_body` naming each offending field, or saying the body nests deeper than
- * JSON_MAX_DEPTH (checked before the schema, whose recursion a deep body could overflow). A request with
+ * mismatch is 400 `invalid_body` naming each offending field. Before the schema (whose recursion a deep
+ * body could overflow), a body nested deeper than JSON_MAX_DEPTH, a number too large to be finite, or a
+ * `__proto__` key at any depth is 400 `invalid_body` too, naming where (see jsonProblem). A request with
  * neither a Content-Type nor a body validates `{}`; a body without a Content-Type is 415.
  *
  * The media type is refused even for an empty body: an HTML form can send a cross-site POST
@@ -50,7 +79,13 @@ function describeIssues(error: {
 export const jsonBody = <Schema extends z.ZodType>(schema: Schema) =>
   zValidator(
     'json',
-    z.unknown().refine(withinMaxDepth, `JSON is nested deeper than ${JSON_MAX_DEPTH} levels`).pipe(schema),
+    z
+      .unknown()
+      .check((ctx) => {
+        const problem = jsonProblem(ctx.value)
+        if (problem) ctx.issues.push({ code: 'custom', ...problem, input: ctx.value })
+      })
+      .pipe(schema),
     (result, c) => {
       const contentType = c.req.header('Content-Type')
       const acceptable =

@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory'
 import type { RequestIdVariables } from 'hono/request-id'
 import { routePath } from 'hono/route'
+import type { FailureVariables } from './error-handler.js'
 
 /** What an observer learns about each answered request. */
 export interface ObservedRequest {
@@ -13,6 +14,8 @@ export interface ObservedRequest {
   durationMs: number
   /** Set when `requestId()` runs first. */
   requestId: string | undefined
+  /** For a response of 400 or more from the error handler: its error body's `code`. */
+  failureCode: string | undefined
 }
 
 export type RequestObserver = (request: ObservedRequest) => void
@@ -28,16 +31,19 @@ export type RequestObserver = (request: ObservedRequest) => void
  * ```
  */
 export const observeRequests = (...observers: RequestObserver[]) =>
-  createMiddleware<{ Variables: RequestIdVariables }>(async (c, next) => {
+  createMiddleware<{ Variables: RequestIdVariables & Partial<FailureVariables> }>(async (c, next) => {
     const started = performance.now()
     await next()
+    const status = c.res.status
     const request: ObservedRequest = {
       method: c.req.method,
       route: routePath(c, -1),
       path: c.req.path,
-      status: c.res.status,
+      status,
       durationMs: performance.now() - started,
       requestId: c.get('requestId'),
+      // Looked up for failures only: a success costs no extra lookup.
+      failureCode: status >= 400 ? c.get('failureCode') : undefined,
     }
     for (const observe of observers) observe(request)
   })

@@ -3,16 +3,34 @@ import type { BufferItem } from '../../buffers/items.js'
 import type { StreamOwner } from '../../buffers/live/subscriptions.js'
 import type { Page } from '../../buffers/store.js'
 import { ServiceError } from '../../lib/errors.js'
+import { BufferCounters } from '../../process/metrics.js'
 import type { AuthVariables, authorization } from '../middleware/auth.js'
 import { jsonBody } from '../middleware/json-body.js'
 import { rateLimit } from '../middleware/rate-limit.js'
+import type { RequestObserver } from '../middleware/request-observer.js'
 import type { ServiceVariables } from '../middleware/services.js'
 import { appendBody, itemId, pageLimit, streamStart, toNewItems, validName } from './buffer-input.js'
 
 export interface BufferRouteOptions {
   /** Who may read and write which buffer (see doc/security.md). */
   auth: ReturnType<typeof authorization>
+  /** Where stored appends are counted (the app's metrics); failures are counted by {@link appendFailures}. */
+  counters?: BufferCounters
 }
+
+const APPEND_ROUTE = '/buffers/:name/items'
+
+/**
+ * Counts refused and failed appends by their error code: an observer for `observeRequests()`, which
+ * sees every one, those refused before the route (a body over BODY_LIMIT_BYTES) included.
+ */
+export const appendFailures =
+  (counters: BufferCounters): RequestObserver =>
+  ({ method, route, status, failureCode }) => {
+    if (status >= 400 && route === APPEND_ROUTE && method === 'POST') {
+      counters.appendFailed(failureCode ?? `http_${status}`)
+    }
+  }
 
 /** The stored JSON text goes out as it is, without a parse and a serialise per item. */
 const itemJson = ({ id, event, data, time }: BufferItem) =>
@@ -43,16 +61,18 @@ function streamOwner(c: Context<{ Variables: ServiceVariables & AuthVariables }>
  * See doc/security.md for who may do which, and doc/architecture.md, "Streams", for ids, resume and
  * the reset rule.
  */
-export function bufferRoutes({ auth }: BufferRouteOptions) {
+export function bufferRoutes({ auth, counters = new BufferCounters() }: BufferRouteOptions) {
   const writer = auth.buffer('write')
   const reader = auth.buffer('read')
   // Per grant subject (RATE_LIMIT_APPENDS_PER_MINUTE); the admin token's producers are not limited.
   const appendsOfUser = rateLimit<ServiceVariables & AuthVariables>('appends', (c) => c.get('principal').sub)
 
   return new Hono<{ Variables: ServiceVariables & AuthVariables }>()
-    .post('/buffers/:name/items', writer, appendsOfUser, validName, jsonBody(appendBody), async (c) => {
+    .post(APPEND_ROUTE, writer, appendsOfUser, validName, jsonBody(appendBody), async (c) => {
       const items = toNewItems(c.req.valid('json'))
       const ids = await c.get('buffers').append(c.req.param('name'), items)
+      counters.itemsAppended += ids.length
+      counters.appendBatches++
       return c.json({ ids }, 201)
     })
     .get('/buffers/:name/items', reader, validName, async (c) => {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import type { Deadline } from '../../lib/deadline.js'
 import type { Lifecycle } from '../../process/lifecycle.js'
+import type { Redis } from '../../redis/client.js'
 import { RedisTimeoutError, replyDeadline } from '../../redis/failures.js'
 import type { ServiceVariables } from '../middleware/services.js'
 
@@ -8,8 +9,10 @@ import type { ServiceVariables } from '../middleware/services.js'
  * Liveness and readiness, in the IETF health-check draft format (`application/health+json`).
  *
  * - `/healthz` never touches Redis: a Redis outage must not make an orchestrator restart healthy pods.
- * - `/readyz` PINGs Redis within `readyTimeoutMs` and consults every extra check (for example the live
- *   SSE reader), so a load balancer stops sending traffic to a replica that cannot serve it.
+ * - `/readyz` PINGs Redis within `readyTimeoutMs`, asks its replication role in the same round trip (a
+ *   read-only Redis replica, such as the old primary after a failover, fails every write and even a
+ *   session read's GETEX), and consults every extra check (for example the live SSE reader), so a load
+ *   balancer stops sending traffic to a replica that cannot serve it.
  */
 export interface HealthOptions {
   lifecycle: Lifecycle
@@ -20,13 +23,17 @@ export interface HealthOptions {
 
 const HEALTH_HEADERS = { 'Content-Type': 'application/health+json', 'Cache-Control': 'no-store' }
 
-type Outcome = { ok: true; ms: number } | { ok: false; reason: string }
+type Outcome = { ok: true; ms: number; role: string | undefined } | { ok: false; reason: string }
 
-async function pingWithin(ping: () => Promise<string>, deadline: Deadline): Promise<Outcome> {
+/**
+ * PING and the role, sent in the same tick: node-redis writes them together, so readiness still costs
+ * one round trip, and one deadline bounds both.
+ */
+async function probeWithin(redis: Redis, deadline: Deadline): Promise<Outcome> {
   const started = performance.now()
   try {
-    await deadline.within(ping)
-    return { ok: true, ms: Math.round((performance.now() - started) * 100) / 100 }
+    const [, role] = await deadline.within(() => Promise.all([redis.ping(), redis.role()]))
+    return { ok: true, ms: Math.round((performance.now() - started) * 100) / 100, role }
   } catch (error) {
     // Whichever deadline came first, READY_TIMEOUT_MS here or REDIS_COMMAND_TIMEOUT_MS in the facade.
     if (error instanceof RedisTimeoutError) {
@@ -34,6 +41,12 @@ async function pingWithin(ping: () => Promise<string>, deadline: Deadline): Prom
     }
     return { ok: false, reason: 'redis unreachable' }
   }
+}
+
+/** Why a Redis with this role cannot serve the app, or undefined; a role Redis does not tell passes. */
+function roleFailure(role: string | undefined): string | undefined {
+  if (role === undefined || role === 'master') return undefined
+  return role === 'replica' ? 'redis is read-only (a replica)' : `redis cannot take writes (role: ${role})`
 }
 
 export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthOptions) {
@@ -45,8 +58,10 @@ export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthO
       if (lifecycle.shuttingDown) {
         return c.body(JSON.stringify({ status: 'fail', output: 'shutting down' }), 503, HEALTH_HEADERS)
       }
-      const redis = await pingWithin(() => c.get('redis').ping(), ready)
+      const redis = await probeWithin(c.get('redis'), ready)
+      const readOnly = redis.ok ? roleFailure(redis.role) : undefined
       const failures = redis.ok ? [] : [redis.reason]
+      if (readOnly) failures.push(readOnly)
       const body: Record<string, unknown> = {
         checks: {
           'redis:responseTime': [
@@ -54,6 +69,17 @@ export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthO
               ? { status: 'pass', observedValue: redis.ms, observedUnit: 'ms', time }
               : { status: 'fail', output: redis.reason, time },
           ],
+          // Only when Redis answered: unreachable, its role is unknown and the check above says why.
+          ...(redis.ok && {
+            'redis:role': [
+              {
+                status: readOnly ? 'fail' : 'pass',
+                ...(redis.role !== undefined && { observedValue: redis.role }),
+                ...(readOnly && { output: readOnly }),
+                time,
+              },
+            ],
+          }),
           ...Object.fromEntries(
             Object.entries(checks).map(([name, check]) => {
               const reason = check()

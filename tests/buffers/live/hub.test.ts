@@ -41,13 +41,15 @@ interface Read {
 
 /**
  * A StreamReader whose reads the test answers. Like the real one, `wake()` ends a read in flight with
- * null and `destroy()` makes it reject; both are counted.
+ * null and `destroy()` makes it reject; both are counted. `reconnected(maxMs)` waits `maxMs`, or until
+ * the test calls `reconnect()` (the connection's 'ready').
  */
 class FakeReader implements StreamReader {
   ready = true
   wakes = 0
   destroys = 0
   readonly reads: Read[] = []
+  readonly #awaitingReady = new Set<() => void>()
 
   read(streams: readonly StreamCursor[], options: { blockMs: number; count: number }) {
     return new Promise<StreamReadReply | null>((resolve, reject) => {
@@ -71,6 +73,23 @@ class FakeReader implements StreamReader {
   wake(): void {
     this.wakes++
     this.#pending()?.resolve(null)
+  }
+
+  reconnected(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#awaitingReady.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, maxMs)
+      this.#awaitingReady.add(done)
+    })
+  }
+
+  /** The connection is back ('ready'). */
+  reconnect(): void {
+    for (const done of this.#awaitingReady) done()
   }
 
   destroy(): void {
@@ -100,8 +119,9 @@ class Listener implements FeedListener {
   ends = 0
   endResult: Promise<void> = Promise.resolve()
 
-  offer(item: LiveItem): void {
+  offer(item: LiveItem): boolean {
     this.offers.push(item)
+    return true
   }
 
   end(): Promise<void> {
@@ -228,6 +248,28 @@ describe('LiveHub: read failures', () => {
       { level: 40, msg: 'live reader: read failed; retrying' },
       { level: 30, msg: 'live reader: reading again' },
     ])
+  })
+
+  it('retries as soon as the connection is back, with a read that does not block, then blocks again', async () => {
+    const { reader, hub } = hubOver()
+    hub.join('a', id(0), new Listener())
+    ;(await reader.nth(0)).reject(new RedisUnavailableError('connection lost'))
+    await settle()
+    // Two more failures (after 100 and 200 ms): the backoff is now 400 ms.
+    for (let n = 1; n <= 2; n++) (await reader.nth(n)).reject(new RedisUnavailableError('connection lost'))
+    await settle()
+    expect(reader.reads).toHaveLength(3)
+
+    const backAt = performance.now()
+    reader.reconnect()
+    const retry = await reader.nth(3)
+    expect(performance.now() - backAt).toBeLessThan(200)
+    expect(retry.options).toEqual({ blockMs: 0, count: 1000 })
+    expect(hub.health()).toBe('live reader failing: Redis is unavailable, retry shortly')
+    // Answered at once with nothing new: readiness passes, and reading blocks again.
+    retry.resolve(null)
+    expect((await reader.nth(4)).options).toEqual(OPTIONS)
+    expect(hub.health()).toBeUndefined()
   })
 })
 

@@ -4,8 +4,9 @@ import { describe, expect, inject, it } from 'vitest'
 import { z } from 'zod'
 import { handleError } from '../../../src/http/middleware/error-handler.js'
 import { jsonBody } from '../../../src/http/middleware/json-body.js'
+import { keys } from '../../../src/redis/keys.js'
 import { buildTestApp } from '../../support/app.js'
-import { servedUrl } from '../../support/buffers.js'
+import { bufferName, servedUrl, tokenHeaders } from '../../support/buffers.js'
 import { captureLogs } from '../../support/logs.js'
 
 /** A JSON route that echoes what it validated. */
@@ -106,5 +107,90 @@ describe('POST /sessions sent by an HTML form', async () => {
   it('still creates a session from a request with no Content-Type and no body', async () => {
     const res = await app.request('/sessions', { method: 'POST' })
     expect(res.status).toBe(201)
+  })
+})
+
+describe('values no schema may see, on every JSON route', async () => {
+  const { app, client } = await buildTestApp(inject('redisUrl'))
+  const json = { 'Content-Type': 'application/json' }
+  const name = bufferName('json')
+  const created = await app.request('/sessions', { method: 'POST' })
+  const cookie = /sid=[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] ?? ''
+
+  /** Each JSON route with `data` as raw JSON text inside its body. */
+  const routes = (data: string): [string, Response | Promise<Response>][] => [
+    ['POST /sessions', app.request('/sessions', { method: 'POST', headers: json, body: `{"data":${data}}` })],
+    [
+      'PATCH /sessions/current',
+      app.request('/sessions/current', {
+        method: 'PATCH',
+        headers: { ...json, Cookie: cookie },
+        body: `{"data":${data}}`,
+      }),
+    ],
+    [
+      'POST /buffers/:name/items (one item)',
+      app.request(`/buffers/${name}/items`, {
+        method: 'POST',
+        headers: { ...json, ...tokenHeaders },
+        body: `{"data":${data}}`,
+      }),
+    ],
+    [
+      'POST /buffers/:name/items (a batch)',
+      app.request(`/buffers/${name}/items`, {
+        method: 'POST',
+        headers: { ...json, ...tokenHeaders },
+        body: `{"items":[{"data":1},{"data":${data}}]}`,
+      }),
+    ],
+  ]
+  const pathPrefix = (route: string) => (route.includes('batch') ? 'items.1.data' : 'data')
+
+  it('refuses a number too large to be finite (1e400) with 400 naming the field, never stores it as null', async () => {
+    for (const [route, response] of routes('{"big":1e400}')) {
+      const res = await response
+      expect(res.status, route).toBe(400)
+      expect(await res.json(), route).toEqual({
+        error: {
+          code: 'invalid_body',
+          message: `${pathPrefix(route)}.big: number is out of range (not finite)`,
+        },
+      })
+    }
+    // A bare item value too, and -1e400.
+    const bare = await app.request(`/buffers/${name}/items`, {
+      method: 'POST',
+      headers: { ...json, ...tokenHeaders },
+      body: '{"data":-1e400}',
+    })
+    expect(bare.status).toBe(400)
+    expect(await bare.json()).toMatchObject({ error: { code: 'invalid_body', message: /^data: / } })
+  })
+
+  it('refuses a "__proto__" key at any depth with 400 naming where, never drops it', async () => {
+    for (const [route, response] of routes('{"profile":{"__proto__":{"admin":true},"name":"ada"}}')) {
+      const res = await response
+      expect(res.status, route).toBe(400)
+      expect(await res.json(), route).toEqual({
+        error: {
+          code: 'invalid_body',
+          message: `${pathPrefix(route)}.profile: "__proto__" is not allowed as a key`,
+        },
+      })
+    }
+    for (const body of ['{"__proto__":{}}', '{"data":[{"__proto__":1}]}']) {
+      const res = await app.request('/sessions', { method: 'POST', headers: json, body })
+      expect(res.status, body).toBe(400)
+      expect(await res.json()).toMatchObject({ error: { code: 'invalid_body', message: /__proto__/ } })
+    }
+    // Nothing was stored by any of them.
+    expect(await client.exists(keys.bufferItems(name))).toBe(0)
+  })
+
+  it('still takes large finite numbers, and "__proto__" as a value or inside a longer key', async () => {
+    for (const [route, response] of routes('{"big":1e308,"k":"__proto__","__proto__x":1}')) {
+      expect((await response).status, route).toBeLessThan(300)
+    }
   })
 })

@@ -114,6 +114,41 @@ describe('POST /sessions', () => {
   })
 })
 
+describe('POST /sessions over a live session', () => {
+  it('ends the session the cookie named, announcing it on the revocation stream, and issues a new one', async () => {
+    const { body: old, cookie } = await createSession({ a: 1 })
+    const res = await app.request(
+      '/sessions',
+      withCookie(cookie, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"data":{"b":2}}',
+      }),
+    )
+    expect(res.status).toBe(201)
+    const fresh = (await res.json()) as { id: string; data: unknown }
+    expect(fresh.id).not.toBe(old.id)
+    // The body's data, not the old session's.
+    expect(fresh.data).toEqual({ b: 2 })
+    expect(await client.exists(keys.session(old.id))).toBe(0)
+    // store.end's announcement, which ends the old session's streams on every replica.
+    const recent = await client.xRevRange(keys.revokedSessions(), '+', '-', { COUNT: 100 })
+    expect((recent ?? []).some((entry) => entry.message.s === old.id)).toBe(true)
+    expect((await app.request('/sessions/current', withCookie(cookie))).status).toBe(401)
+    expect((await app.request('/sessions/current', withCookie(sidCookie(res)))).status).toBe(200)
+  })
+
+  it('just creates when the cookie names a session that is gone', async () => {
+    const { cookie } = await createSession()
+    expect((await app.request('/sessions/current', withCookie(cookie, { method: 'DELETE' }))).status).toBe(
+      204,
+    )
+    const res = await app.request('/sessions', withCookie(cookie, { method: 'POST' }))
+    expect(res.status).toBe(201)
+    expect((await app.request('/sessions/current', withCookie(sidCookie(res)))).status).toBe(200)
+  })
+})
+
 describe('GET /sessions/current', () => {
   it('returns the session and re-sends the cookie with a fresh Max-Age', async () => {
     const { body, cookie } = await createSession({ user: 'ada' })
