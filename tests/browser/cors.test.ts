@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ServiceApp } from '../../src/app.js'
 import { buildTestApp } from '../support/app.js'
 import { appendNumbers, bufferName, servedUrl } from '../support/buffers.js'
+import { CHROMIUM, CHROMIUM_FLAGS } from '../support/chromium.js'
 import { grantToken } from '../support/grants.js'
 
 /**
@@ -16,18 +17,6 @@ import { grantToken } from '../support/grants.js'
  * http://localhost:<p2> (listed in ALLOWED_ORIGINS) and http://localhost:<p3> (not listed): other
  * origins, but the same site, as a sibling subdomain would be, so the SameSite=Lax cookie is set and sent.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
 /** A server of one blank page: an origin for the browser to run scripts in. */
 async function pageServer(): Promise<{ server: Server; origin: string }> {
   const server = createServer((_req, res) => {
@@ -57,7 +46,7 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
+    args: CHROMIUM_FLAGS,
   })
 })
 afterAll(async () => {

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type BrowserContext, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { bufferName, range, tokenHeaders } from '../support/buffers.js'
+import { CHROMIUM, CHROMIUM_FLAGS } from '../support/chromium.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort } from '../support/net.js'
 import { ServiceProcess } from '../support/service-process.js'
@@ -13,18 +14,6 @@ import { ServiceProcess } from '../support/service-process.js'
  * The page in a real browser: Debian's Chromium, driven by playwright-core (never a downloaded browser),
  * follows a buffer with its own EventSource while the service is stopped and restarted on the same port.
  */
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-
 const redisUrl = inject('redisUrl')
 const profile = mkdtempSync(join(tmpdir(), 'hrs-chromium-'))
 let context: BrowserContext
@@ -34,7 +23,7 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: FLAGS,
+    args: CHROMIUM_FLAGS,
   })
 })
 afterAll(async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from '../support/app.js'
+import { commandsDuring as countCommands } from '../support/redis-commands.js'
 import { TestRedisServer } from '../support/redis-server.js'
 
 /**
@@ -28,27 +29,8 @@ beforeAll(async () => {
 })
 afterAll(() => server.stop())
 
-/**
- * Calls per command name that Redis counted while `action` ran. Commands a Lua script runs are counted
- * too, so one round trip shows as one EVALSHA plus the commands inside that script.
- */
-async function commandsDuring(action: () => Promise<unknown>): Promise<Record<string, number>> {
-  const stats = async () =>
-    new Map(
-      [...(await test.client.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map(
-        ([, name, calls]) => [name as string, Number(calls)],
-      ),
-    )
-  const before = await stats()
-  await action()
-  const after = await stats()
-  const delta: Record<string, number> = {}
-  for (const [name, calls] of after) {
-    const added = calls - (before.get(name) ?? 0)
-    if (added > 0 && name !== 'info') delta[name] = added
-  }
-  return delta
-}
+/** Calls per command name that Redis counted while `action` ran (see tests/support/redis-commands.ts). */
+const commandsDuring = (action: () => Promise<unknown>) => countCommands(test.client, action)
 
 describe('the session service: its cost in Redis commands', () => {
   it('touches Redis only when a handler asks for the session', async () => {
