@@ -8,6 +8,7 @@ import { keys } from '../../src/redis/keys.js'
 import { readLuaScript } from '../../src/redis/scripts.js'
 import { testEnv } from '../support/env.js'
 import { TestRedisServer } from '../support/redis-server.js'
+import { refusal } from '../support/refusal.js'
 
 const connections: RedisConnection[] = []
 afterAll(async () => {
@@ -29,17 +30,6 @@ const replicas = (options: RateLimiterOptions): [RateLimiter, RateLimiter] => [
 const limits = (sessions: number) => ({ sessions, authFailures: 3, appends: 1000 })
 /** An address no other test uses. */
 const subject = () => `2001:db8::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}`
-
-/** The error an attempt was refused with, or null when it was allowed. */
-async function refusal(attempt: Promise<void>): Promise<ServiceError | null> {
-  try {
-    await attempt
-    return null
-  } catch (error) {
-    if (error instanceof ServiceError) return error
-    throw error
-  }
-}
 
 describe('RateLimiter', () => {
   it('allows exactly N a minute across replicas, then refuses with rate_limited and a Retry-After', async () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, inject, it } from 'vitest'
-import { ServiceError } from '../../src/lib/errors.js'
 import { type Slot, StreamSlots, type StreamSlotsOptions } from '../../src/limits/stream-slots.js'
 import { connectRedis, type RedisConnection } from '../../src/redis/connection.js'
 import { keys } from '../../src/redis/keys.js'
 import { testEnv } from '../support/env.js'
+import { refusal } from '../support/refusal.js'
 
 const connections: RedisConnection[] = []
 const built: StreamSlots[] = []
@@ -30,16 +30,6 @@ function slotsOn(connection: RedisConnection, options: Partial<StreamSlotsOption
 }
 
 const session = () => randomUUID()
-
-async function refusal(attempt: Promise<unknown>): Promise<ServiceError | null> {
-  try {
-    await attempt
-    return null
-  } catch (error) {
-    if (error instanceof ServiceError) return error
-    throw error
-  }
-}
 
 describe('StreamSlots', () => {
   it('allows 16 streams per session across replicas, refuses the 17th with 429 too_many_streams, frees one on release', async () => {
