@@ -100,6 +100,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     handleError(logger, {
       countAuthFailure: authFailureCounter(limits, addressOf),
       onAuthFailure: (reason) => metrics.authFailure(reason),
+      eventStreamRetryMs: env.sseRetryMs,
     }),
   )
   app.notFound(handleNotFound)

@@ -139,7 +139,6 @@ export class Subscriptions {
       counters.opened.retry_later++
       return retryLater(c, retryMs)
     }
-    const fromEventSource = c.req.header('Accept')?.includes('text/event-stream') ?? false
     // Watched from before the first await: a revocation read by the hub while the stream is still
     // opening is not missed, it ends the stream as soon as there is one.
     let endStream: ((reason: RevokedReason) => void) | undefined
@@ -149,24 +148,16 @@ export class Subscriptions {
       else endedEarly = reason
     })
     let slot: Slot | undefined
-    let first: Page | null
+    let first: Page
     try {
       slot = owner.sessionId === undefined ? undefined : await this.#options.slots.acquire(owner.sessionId)
-      first = await store.read(name, start, CATCH_UP_PAGE).catch((error: unknown) => {
-        if (error instanceof RedisUnavailableError && fromEventSource) return null
-        throw error
-      })
+      first = await store.read(name, start, CATCH_UP_PAGE)
     } catch (error) {
+      // Redis trouble becomes a 503, or for an EventSource a `retry:` (see the error handler).
       stopWatching()
       void slot?.release()
       counters.opened[refusal(error)]++
       throw error
-    }
-    if (!first) {
-      stopWatching()
-      void slot?.release()
-      counters.opened.retry_later++
-      return retryLater(c, retryMs)
     }
 
     const { sink, end, response } = openEventStream(c)

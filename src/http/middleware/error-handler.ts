@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { type FailureKind, ServiceError } from '../../lib/errors.js'
 import type { Logger } from '../../process/logger.js'
 import { RedisUnavailableError } from '../../redis/failures.js'
+import { retryLater } from '../../sse/event-stream.js'
 
 /** The one error body shape of the API. */
 export interface ErrorBody {
@@ -63,26 +64,48 @@ export interface ErrorHandlerOptions {
   countAuthFailure?: (c: Context) => Promise<void>
   /** Told why each authentication failed (the error's `subcode`), for the metrics. */
   onAuthFailure?: (reason: string | undefined) => void
+  /**
+   * SSE_RETRY_MS. When set, a request that asks for `text/event-stream` (an EventSource) gets an outage as
+   * an empty stream with this `retry:` instead of a 503: EventSource gives up for good on any status but
+   * 200, and this way it comes back, wherever in the request Redis failed (the session read, the stream
+   * slot, the first page).
+   */
+  eventStreamRetryMs?: number
 }
 
 export const handleError =
-  (logger: Logger, { countAuthFailure, onAuthFailure }: ErrorHandlerOptions = {}): ErrorHandler =>
+  (
+    logger: Logger,
+    { countAuthFailure, onAuthFailure, eventStreamRetryMs }: ErrorHandlerOptions = {},
+  ): ErrorHandler =>
   async (error, c) => {
     if (error instanceof ServiceError && error.kind === 'unauthenticated') onAuthFailure?.(error.subcode)
     if (error instanceof ServiceError && error.kind === 'unauthenticated' && countAuthFailure) {
       try {
         await countAuthFailure(c)
       } catch (limited) {
-        return answer(logger, limited, c)
+        return answer(logger, limited, c, eventStreamRetryMs)
       }
     }
-    return answer(logger, error, c)
+    return answer(logger, error, c, eventStreamRetryMs)
   }
 
-function answer(logger: Logger, error: unknown, c: Context): Response {
+function answer(
+  logger: Logger,
+  error: unknown,
+  c: Context,
+  eventStreamRetryMs: number | undefined,
+): Response {
   if (error instanceof ServiceError) {
     if (error instanceof RedisUnavailableError) {
       logger.warn({ requestId: requestIdOf(c), reason: error.reason }, 'redis unavailable')
+    }
+    if (
+      error.kind === 'unavailable' &&
+      eventStreamRetryMs !== undefined &&
+      c.req.header('Accept')?.includes('text/event-stream')
+    ) {
+      return retryLater(c, eventStreamRetryMs)
     }
     if (error.challenge !== undefined) c.header('WWW-Authenticate', error.challenge)
     if (error.kind === 'unavailable') c.header('Retry-After', RETRY_AFTER_SECONDS)

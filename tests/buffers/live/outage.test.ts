@@ -13,6 +13,7 @@ import {
   subscriberCount,
   tokenHeaders,
 } from '../../support/buffers.js'
+import { grantToken } from '../../support/grants.js'
 import { TestRedisServer } from '../../support/redis-server.js'
 
 // Our own Redis, persisted to an append-only file in a directory of its own, so a restart is an
@@ -63,6 +64,12 @@ describe('live delivery through Redis trouble', async () => {
   it('keeps streams open with heartbeats through an outage, then delivers from the last id sent', async () => {
     const name = bufferName()
     await appendNumbers(app, name, [0])
+    const created = await app.request('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant: await grantToken({ read: [name] }) }),
+    })
+    const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
     const stream = await openEvents(app, name)
     await appendNumbers(app, name, range(1, 10))
     expect(datas(await stream.events(10))).toEqual(range(1, 10))
@@ -86,6 +93,12 @@ describe('live delivery through Redis trouble', async () => {
     const other = await app.request(`/buffers/${name}/events`, { headers: tokenHeaders })
     expect(other.status).toBe(503)
     expect(other.headers.get('retry-after')).toBe('1')
+    // A browser with its session cookie, whose session Redis cannot read now: told to retry too.
+    const browserSession = await app.request(`/buffers/${name}/events`, {
+      headers: { Cookie: cookie, Accept: 'text/event-stream' },
+    })
+    expect(browserSession.status).toBe(200)
+    expect(await browserSession.text()).toMatch(/^retry: \d+\n\n$/)
 
     await server.restart()
     await appendWhenUp(name, range(11, 20))
