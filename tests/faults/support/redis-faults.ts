@@ -159,6 +159,31 @@ export async function runRedisFaults(fault: Fault, rounds: number): Promise<Faul
 }
 
 /**
+ * What every Redis fault must leave true, whatever the fault: the service never exited nor answered
+ * anything but 201 or 503; every acknowledged append is in the buffer; every subscriber is exact; each 503
+ * came within REDIS_COMMAND_TIMEOUT_MS + 500 ms; each round saw failed appends, readiness failing within
+ * 2 s of the fault and passing within 2 s of the recovery; memory stayed flat. `fault` and `recovery` name
+ * the two events in the messages.
+ */
+export function expectFaultContract(
+  report: FaultReport,
+  { fault, recovery }: { fault: string; recovery: string },
+) {
+  expect(report.serviceExit).toBeUndefined()
+  expect(report.badReplies).toEqual([])
+  expect(report.missingFromBuffer).toEqual([])
+  expect(report.subscriberProblems).toEqual([])
+  expect(report.slowest503Ms).toBeLessThanOrEqual(COMMAND_TIMEOUT_MS + 500)
+  for (const [index, round] of report.rounds.entries()) {
+    const label = `round ${index + 1}`
+    expect(round.failed, `${label}: appends that failed during the ${fault}`).toBeGreaterThan(0)
+    expect(round.readyFailMs, `${label}: /readyz 503 after the ${fault}`).toBeLessThanOrEqual(2000)
+    expect(round.readyBackMs, `${label}: /readyz 200 after the ${recovery}`).toBeLessThanOrEqual(2000)
+  }
+  expectStableMemory(report)
+}
+
+/**
  * Memory stays flat across rounds: measured after a full GC once each round has recovered, the heap in use
  * and the RSS of the last rounds stay within a margin of the first round's. A leak per outage (a retained
  * error, command, or connection per failure; hundreds of failures a round) adds up past it.
