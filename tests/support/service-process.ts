@@ -59,6 +59,18 @@ export class ServiceProcess {
     throw new Error(`service did not listen within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`)
   }
 
+  /**
+   * How long this machine takes, right now, to start and exit a bare `node` process: what a spawned
+   * service spends before any of its own code runs. Timing bounds subtract it, so that "exit within 1 s"
+   * measures the service's own work, not the start-up of a Node binary on a loaded CI machine.
+   */
+  static async nodeStartupMs(): Promise<number> {
+    const startedAt = performance.now()
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+    await once(child, 'exit')
+    return performance.now() - startedAt
+  }
+
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     this.child.kill(signal)
   }
