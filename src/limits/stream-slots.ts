@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ServiceError } from '../lib/errors.js'
-import type { Redis, Script } from '../redis/client.js'
+import type { RedisCommands, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
 import { readLuaScript } from '../redis/scripts.js'
 
@@ -72,7 +72,7 @@ export class StreamSlots {
   #timer: NodeJS.Timeout | undefined
   #renewing = false
 
-  constructor(redis: Redis, options: StreamSlotsOptions) {
+  constructor(redis: RedisCommands, options: StreamSlotsOptions) {
     this.#acquire = redis.createScript(readLuaScript('stream-slot-acquire'))
     this.#renew = redis.createScript(readLuaScript('stream-slot-renew'))
     this.#release = redis.createScript(readLuaScript('stream-slot-release'))

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { Hono } from 'hono'
+import { sessionFingerprint } from '../../sessions/ids.js'
 import type { authorization } from '../middleware/auth.js'
 import type { ServiceVariables } from '../middleware/services.js'
 
@@ -7,9 +7,6 @@ export interface UserRouteOptions {
   /** The session admin API takes the admin token (API_TOKEN) only. */
   auth: ReturnType<typeof authorization>
 }
-
-/** A session's name in listings: enough to tell sessions apart, never enough to use one. */
-const fingerprint = (id: string) => createHash('sha256').update(id).digest('base64url').slice(0, 12)
 
 /**
  * The session admin API, per user (a grant token's `sub`): list a user's live sessions, and end them
@@ -21,7 +18,7 @@ export function userRoutes({ auth }: UserRouteOptions) {
       const sessions = await c.get('sessions').listUser(c.req.param('sub'))
       return c.json({
         sessions: sessions.map(({ id, binding, expiresAt }) => ({
-          fingerprint: fingerprint(id),
+          fingerprint: sessionFingerprint(id),
           createdAt: new Date(binding.createdAt).toISOString(),
           lastSeenAt: new Date(expiresAt.getTime() - c.get('sessions').ttlMs).toISOString(),
           expiresAt: expiresAt.toISOString(),
