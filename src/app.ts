@@ -1,4 +1,4 @@
-import { type Context, Hono } from 'hono'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { type RequestIdVariables, requestId } from 'hono/request-id'
 import { GrantTokens } from './access/grant-tokens.js'
 import { Subscriptions } from './buffers/live/subscriptions.js'
@@ -40,13 +40,21 @@ export type ServiceApp = Hono<AppEnv> & {
   readonly logger: Logger
 }
 
+export interface AppOptions {
+  /**
+   * The request spans (`http/middleware/request-spans.ts`), mounted before everything else. main.ts
+   * passes them only when tracing is on, so that without tracing neither @hono/otel nor the SDK is loaded.
+   */
+  requestSpans?: MiddlewareHandler
+}
+
 /**
  * Builds the HTTP app: the only way to get one. Everything the app holds is created here, per call,
  * so two apps built in one process (as the tests do) share nothing but the Redis they are given.
  * It does no network I/O (it only reads its Lua scripts and its page): main.ts connects Redis first
  * and serves the result.
  */
-export function createApp(env: Env, redis: Redis): ServiceApp {
+export function createApp(env: Env, redis: Redis, { requestSpans }: AppOptions = {}): ServiceApp {
   const logger = createLogger(env.logLevel)
   const lifecycle = new Lifecycle()
   const metrics = createMetrics()
@@ -104,11 +112,15 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     }),
   )
   app.notFound(handleNotFound)
+  // Probes arrive every few seconds from every balancer and orchestrator: counted in the metrics, neither
+  // logged nor traced.
+  const probes = ['/healthz', '/readyz']
+  // First: the span covers the whole pipeline, and every Redis command of the request is its child.
+  if (requestSpans) app.use((c, next) => (probes.includes(c.req.path) ? next() : requestSpans(c, next)))
   app.use(
     requestId(),
     observeRequests(
-      // Probes arrive every few seconds from every balancer and orchestrator: counted in the metrics, not logged.
-      accessLog({ logger, skipPaths: ['/healthz', '/readyz'] }),
+      accessLog({ logger, skipPaths: probes }),
       requestMetrics({ metrics }),
       appendFailures(metrics.buffers),
     ),
