@@ -4,7 +4,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort, SilentTcpServer } from '../support/net.js'
 import { TestRedisServer } from '../support/redis-server.js'
-import { ServiceProcess } from '../support/service-process.js'
+import { spawnsServices } from '../support/service-process.js'
 
 /** The startup contract, tested on the real entry point (`node dist/main.js`) as a child process. */
 
@@ -17,18 +17,11 @@ local stop = now() + tonumber(ARGV[1])
 while now() < stop do end
 return 1`
 
-const running: ServiceProcess[] = []
+const start = spawnsServices()
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
-  await Promise.all(running.splice(0).map((service) => service.stop()))
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
 })
-
-function start(env: Record<string, string>) {
-  const service = ServiceProcess.spawn(env)
-  running.push(service)
-  return service
-}
 
 const withoutVar = (env: Record<string, string>, name: string) =>
   Object.fromEntries(Object.entries(env).filter(([key]) => key !== name))

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
 
 /** The built entry point, exactly what `npm start` and the Docker image run (global setup builds it). */
 export const ENTRY_POINT = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
@@ -69,5 +70,21 @@ export class ServiceProcess {
       this.child.kill('SIGKILL')
       await this.exited
     }
+  }
+}
+
+/**
+ * For a test file that spawns services: a function that spawns one (see ServiceProcess.spawn), each
+ * killed after the test that spawned it.
+ */
+export function spawnsServices(): (env: Record<string, string>) => ServiceProcess {
+  const running: ServiceProcess[] = []
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((service) => service.stop()))
+  })
+  return (env) => {
+    const service = ServiceProcess.spawn(env)
+    running.push(service)
+    return service
   }
 }
