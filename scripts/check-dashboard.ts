@@ -152,10 +152,11 @@ export function isExported(name: string, families: ReadonlyMap<string, string>):
 
 /** The families the app registers: an app built in process, its /metrics read with the API token. */
 export async function appFamilies(): Promise<Map<string, string>> {
-  const [{ createApp }, { loadEnv }, { createRedisClient }] = await Promise.all([
+  const [{ createApp }, { loadEnv }, { createRedisClient }, { standaloneTopology }] = await Promise.all([
     import('../src/app.js'),
     import('../src/env.js'),
     import('../src/redis/client.js'),
+    import('../src/redis/standalone.js'),
   ])
   const token = 'check-dashboard-token-0123456789abcdefghij'
   const env = loadEnv({
@@ -168,7 +169,7 @@ export async function appFamilies(): Promise<Map<string, string>> {
   // Never connected: the app is only built and scraped.
   const app = createApp(
     env,
-    createRedisClient(createClient({ url: env.redisUrl }), env.redisCommandTimeoutMs),
+    createRedisClient(standaloneTopology(createClient({ url: env.redisUrl })), env.redisCommandTimeoutMs),
   )
   try {
     const res = await app.request('/metrics', { headers: { Authorization: `Bearer ${token}` } })

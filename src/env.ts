@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { z } from 'zod'
@@ -7,7 +8,8 @@ import { z } from 'zod'
  *
  * `loadEnv(source)` validates a plain record (main.ts passes `process.env`) and returns a frozen, typed
  * config, or throws a {@link ConfigError} that lists every problem at once. Messages name the variable and
- * the rule, never the value: SESSION_SECRET, API_TOKEN and the password inside REDIS_URL are secrets.
+ * the rule, never the value: SESSION_SECRET, API_TOKEN, the password inside REDIS_URL and
+ * REDIS_SENTINEL_PASSWORD are secrets.
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -115,6 +117,36 @@ const proxyAddresses = commaList.pipe(
   z.array(z.string().refine((raw) => isIP(raw) !== 0, { error: 'each value must be an IP address' })),
 )
 
+/** How the service reaches Redis (REDIS_MODE): one server, a Sentinel-managed primary, or a Redis Cluster. */
+export const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const
+export type RedisMode = (typeof REDIS_MODES)[number]
+
+/** Sentinel's customary port, for a REDIS_SENTINELS entry without one. */
+const SENTINEL_DEFAULT_PORT = 26379
+
+/** REDIS_URL's comma-separated parts: one URL, or a cluster's seed nodes. */
+export const splitRedisUrls = (raw: string): string[] =>
+  raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+
+function isRedisUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw)
+    // The path, if any, is the database number: node-redis throws on anything else.
+    const database = /^\/?(\d{0,5})$/.exec(url.pathname)
+    return (
+      (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
+      url.hostname !== '' &&
+      database !== null &&
+      Number(database[1] || 0) <= MAX_DATABASE
+    )
+  } catch {
+    return false
+  }
+}
+
 const redisUrl = z.preprocess(
   unsetIfEmpty,
   z
@@ -122,28 +154,61 @@ const redisUrl = z.preprocess(
       error:
         'is required in every mode: point it at a Redis, e.g. redis://127.0.0.1:6379 (start one with `docker compose up -d redis`, or run `npm run local`)',
     })
-    .refine(
-      (raw) => {
-        try {
-          const url = new URL(raw)
-          // The path, if any, is the database number: node-redis throws on anything else.
-          const database = /^\/?(\d{0,5})$/.exec(url.pathname)
-          return (
-            (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
-            url.hostname !== '' &&
-            database !== null &&
-            Number(database[1] || 0) <= MAX_DATABASE
-          )
-        } catch {
-          return false
-        }
-      },
-      {
-        error:
-          'must be a redis:// or rediss:// URL with a host and at most a database number as its path, e.g. redis://127.0.0.1:6379/0 or rediss://default:PASSWORD@HOST:6379',
-      },
-    ),
+    .refine((raw) => splitRedisUrls(raw).length > 0 && splitRedisUrls(raw).every(isRedisUrl), {
+      error:
+        'must be a redis:// or rediss:// URL with a host and at most a database number as its path, e.g. redis://127.0.0.1:6379/0 or rediss://default:PASSWORD@HOST:6379 (with REDIS_MODE=cluster, a comma-separated list of such URLs)',
+    }),
 )
+
+export interface RedisNodeAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/** `host:port` (IPv6 as `[addr]:port`), port 26379 when left out; undefined when it is not one. */
+function parseNodeAddress(raw: string): RedisNodeAddress | undefined {
+  try {
+    const url = new URL(`redis://${raw}`)
+    if (
+      url.hostname === '' ||
+      url.username ||
+      url.password ||
+      url.pathname !== '' ||
+      url.search ||
+      url.hash
+    ) {
+      return undefined
+    }
+    return {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? SENTINEL_DEFAULT_PORT : Number(url.port),
+    }
+  } catch {
+    return undefined
+  }
+}
+
+const nodeAddresses = commaList.pipe(
+  z.array(
+    z.string().refine((raw) => parseNodeAddress(raw) !== undefined, {
+      error: 'each value must be host:port, e.g. 10.0.0.5:26379,10.0.0.6:26379',
+    }),
+  ),
+)
+
+/** A name a certificate can carry (REDIS_TLS_SERVERNAME): a DNS name, never an IP address. */
+const serverName = z.preprocess(
+  unsetIfEmpty,
+  z
+    .string()
+    .refine((raw) => isIP(raw) === 0 && /^[A-Za-z0-9*]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(raw), {
+      error:
+        "must be a host name as the server's certificate names it (not an IP address), e.g. redis.internal",
+    })
+    .optional(),
+)
+
+const optionalText = z.preprocess(unsetIfEmpty, z.string().optional())
 
 /** Production keeps serving 5 s after a signal by default, for load balancers to notice; elsewhere 0. */
 const shutdownDelay = (env: { SHUTDOWN_DELAY_MS?: number | undefined; NODE_ENV: NodeEnv }) =>
@@ -152,6 +217,16 @@ const shutdownDelay = (env: { SHUTDOWN_DELAY_MS?: number | undefined; NODE_ENV: 
 const schema = z
   .object({
     REDIS_URL: redisUrl,
+    REDIS_MODE: z.preprocess(
+      unsetIfEmpty,
+      z.enum(REDIS_MODES, { error: `must be one of ${REDIS_MODES.join(', ')}` }).default('standalone'),
+    ),
+    REDIS_SENTINELS: nodeAddresses,
+    REDIS_SENTINEL_NAME: optionalText,
+    REDIS_SENTINEL_USERNAME: optionalText,
+    REDIS_SENTINEL_PASSWORD: optionalText,
+    REDIS_TLS_CA_FILE: optionalText,
+    REDIS_TLS_SERVERNAME: serverName,
     SESSION_SECRET: secretList('generate one with `openssl rand -base64 48`'),
     API_TOKEN: secretList('generate one with `openssl rand -base64 48`'),
     PORT: integer(0, 65535, 3000),
@@ -203,6 +278,7 @@ const schema = z
     OTEL_SDK_DISABLED: boolean,
   })
   .superRefine((env, ctx) => {
+    for (const problem of redisTopologyProblems(env)) ctx.addIssue({ code: 'custom', ...problem })
     if (env.HTTP_HEADERS_TIMEOUT_MS >= env.HTTP_REQUEST_TIMEOUT_MS) {
       ctx.addIssue({
         code: 'custom',
@@ -241,11 +317,113 @@ const schema = z
     }
   })
 
+type RedisVariables = {
+  REDIS_URL: string
+  REDIS_MODE: RedisMode
+  REDIS_SENTINELS: string[]
+  REDIS_SENTINEL_NAME?: string | undefined
+  REDIS_SENTINEL_USERNAME?: string | undefined
+  REDIS_SENTINEL_PASSWORD?: string | undefined
+  REDIS_TLS_CA_FILE?: string | undefined
+  REDIS_TLS_SERVERNAME?: string | undefined
+}
+
+/**
+ * The rules that tie the Redis variables to REDIS_MODE: what each mode needs, what only one mode reads
+ * (set elsewhere, it is a mistake worth saying), and what only TLS reads. REDIS_URL is valid by now.
+ */
+function redisTopologyProblems(env: RedisVariables): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = []
+  const problem = (name: string, message: string) => problems.push({ path: [name], message })
+  // The object's rules run even when a variable failed its own: an invalid REDIS_URL is reported already.
+  const rawUrls = typeof env.REDIS_URL === 'string' ? splitRedisUrls(env.REDIS_URL) : []
+  const urls = rawUrls.every(isRedisUrl) ? rawUrls.map((raw) => new URL(raw)) : []
+  const mode = env.REDIS_MODE
+  if (mode === 'sentinel') {
+    if (env.REDIS_SENTINELS.length === 0) {
+      problem('REDIS_SENTINELS', 'is required with REDIS_MODE=sentinel: the sentinels as host:port,host:port')
+    }
+    if (!env.REDIS_SENTINEL_NAME) {
+      problem(
+        'REDIS_SENTINEL_NAME',
+        'is required with REDIS_MODE=sentinel: the master name the sentinels monitor (`sentinel monitor <name> ...`)',
+      )
+    }
+  } else {
+    for (const name of [
+      'REDIS_SENTINELS',
+      'REDIS_SENTINEL_NAME',
+      'REDIS_SENTINEL_USERNAME',
+      'REDIS_SENTINEL_PASSWORD',
+    ] as const) {
+      const value = env[name]
+      if (Array.isArray(value) ? value.length > 0 : value !== undefined) {
+        problem(name, `is only read with REDIS_MODE=sentinel (REDIS_MODE is ${mode})`)
+      }
+    }
+  }
+  if (mode !== 'cluster' && urls.length > 1) {
+    problem('REDIS_URL', 'lists several URLs: only REDIS_MODE=cluster takes a list (of seed nodes)')
+  }
+  if (mode === 'cluster') {
+    if (urls.some((url) => /[1-9]/.test(url.pathname))) {
+      problem('REDIS_URL', 'names a database other than 0: a Redis Cluster has only database 0')
+    }
+    const [first] = urls
+    const same = (url: URL) =>
+      url.protocol === first?.protocol && url.username === first.username && url.password === first.password
+    if (!urls.every(same)) {
+      problem(
+        'REDIS_URL',
+        "seed nodes must share one scheme and one user and password: they are the cluster's",
+      )
+    }
+  }
+  if (urls.length > 0 && !urls.every((url) => url.protocol === 'rediss:')) {
+    for (const name of ['REDIS_TLS_CA_FILE', 'REDIS_TLS_SERVERNAME'] as const) {
+      if (env[name] !== undefined) problem(name, 'needs TLS: a rediss:// REDIS_URL')
+    }
+  }
+  return problems
+}
+
+/** REDIS_TLS_CA_FILE's certificates as PEM text, or why it cannot be used. */
+function readCaFile(path: string): { pem: string } | { problem: string } {
+  let pem: string
+  try {
+    pem = readFileSync(path, 'utf8')
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable'
+    return { problem: `REDIS_TLS_CA_FILE cannot be read (${reason}): ${path}` }
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  try {
+    if (blocks.length === 0) throw new Error('no certificate')
+    for (const block of blocks) new X509Certificate(block)
+  } catch {
+    return { problem: `REDIS_TLS_CA_FILE holds no PEM certificate (-----BEGIN CERTIFICATE-----): ${path}` }
+  }
+  return { pem }
+}
+
 export type NodeEnv = (typeof NODE_ENVS)[number]
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export interface Env {
+  /** One URL, or with REDIS_MODE=cluster a comma-separated list of seed nodes (see splitRedisUrls). */
   readonly redisUrl: string
+  readonly redisMode: RedisMode
+  /** REDIS_MODE=sentinel: where the sentinels listen; empty otherwise. */
+  readonly redisSentinels: readonly RedisNodeAddress[]
+  /** REDIS_MODE=sentinel: the master name the sentinels monitor. */
+  readonly redisSentinelName: string | undefined
+  /** REDIS_MODE=sentinel: the sentinels' own credentials, when they require any. */
+  readonly redisSentinelUsername: string | undefined
+  readonly redisSentinelPassword: string | undefined
+  /** The private CA that signed the Redis servers' certificates (PEM), from REDIS_TLS_CA_FILE. */
+  readonly redisTlsCa: string | undefined
+  /** The name every Redis server's certificate must carry, when it is not the host connected to. */
+  readonly redisTlsServername: string | undefined
   /** The first signs new cookies; all of them verify (rotation). */
   readonly sessionSecrets: readonly string[]
   readonly apiTokens: readonly string[]
@@ -365,9 +543,20 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   }
   const v = parsed.data
   const publicKeys = v.GRANT_PUBLIC_KEYS_FILE ? readGrantPublicKeys(v.GRANT_PUBLIC_KEYS_FILE) : { keys: [] }
-  if ('problem' in publicKeys) throw new ConfigError([publicKeys.problem])
+  const ca = v.REDIS_TLS_CA_FILE ? readCaFile(v.REDIS_TLS_CA_FILE) : { pem: undefined }
+  const fileProblems = [publicKeys, ca].flatMap((read) => ('problem' in read ? [read.problem] : []))
+  if (fileProblems.length > 0) throw new ConfigError(fileProblems)
   return Object.freeze({
     redisUrl: v.REDIS_URL,
+    redisMode: v.REDIS_MODE,
+    redisSentinels: Object.freeze(
+      v.REDIS_SENTINELS.map((raw) => parseNodeAddress(raw)).filter((address) => address !== undefined),
+    ),
+    redisSentinelName: v.REDIS_SENTINEL_NAME,
+    redisSentinelUsername: v.REDIS_SENTINEL_USERNAME,
+    redisSentinelPassword: v.REDIS_SENTINEL_PASSWORD,
+    redisTlsCa: 'pem' in ca ? ca.pem : undefined,
+    redisTlsServername: v.REDIS_TLS_SERVERNAME,
     sessionSecrets: Object.freeze(v.SESSION_SECRET),
     apiTokens: Object.freeze(v.API_TOKEN),
     port: v.PORT,
@@ -392,7 +581,7 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     sseMaxStreamsPerSession: v.SSE_MAX_STREAMS_PER_SESSION,
     metricsTokens: Object.freeze(v.METRICS_TOKEN),
     grantSecrets: Object.freeze(v.GRANT_SECRET),
-    grantPublicKeys: Object.freeze(publicKeys.keys),
+    grantPublicKeys: Object.freeze('keys' in publicKeys ? publicKeys.keys : []),
     grantMaxTtlSeconds: v.GRANT_MAX_TTL_SECONDS,
     grantAudience: v.GRANT_AUDIENCE,
     grantIssuer: v.GRANT_ISSUER,
@@ -409,13 +598,17 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
   })
 }
 
-/** `redis://user:***@host:port/db`: safe to print, the password never is. */
+/** `redis://user:***@host:port/db` (each of a cluster's seeds): safe to print, the password never is. */
 export function describeRedisUrl(raw: string): string {
-  try {
-    const url = new URL(raw)
-    if (url.password) url.password = '***'
-    return url.toString()
-  } catch {
-    return '(unparseable REDIS_URL)'
-  }
+  return splitRedisUrls(raw)
+    .map((part) => {
+      try {
+        const url = new URL(part)
+        if (url.password) url.password = '***'
+        return url.toString()
+      } catch {
+        return '(unparseable REDIS_URL)'
+      }
+    })
+    .join(',')
 }

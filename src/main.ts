@@ -28,6 +28,16 @@ function loadConfigOrExit(): Env {
   }
 }
 
+/** What to check when the topology of REDIS_MODE cannot be reached. */
+const UNREACHABLE_HINTS: Record<Env['redisMode'], string> = {
+  standalone:
+    'Check that Redis is running and that REDIS_URL (host, port, password, redis:// vs rediss://) is right.',
+  sentinel:
+    'Check REDIS_SENTINELS, REDIS_SENTINEL_NAME (as in `sentinel monitor <name>`), the sentinel and data credentials, and redis:// vs rediss://.',
+  cluster:
+    'Check that REDIS_URL names a node of the cluster and that CLUSTER INFO says cluster_state:ok (every slot served).',
+}
+
 async function connectOrExit(env: Env): Promise<RedisConnection> {
   const { connectRedis, RedisStartupError } = await import('./redis/connection.js')
   try {
@@ -37,7 +47,7 @@ async function connectOrExit(env: Env): Promise<RedisConnection> {
     fail(EXIT_CODES.unavailable, [
       `cannot reach Redis at ${error.target} within ${error.budgetMs} ms (exit ${EXIT_CODES.unavailable})`,
       `  last reason: ${error.lastReason}`,
-      '  Check that Redis is running and that REDIS_URL (host, port, password, redis:// vs rediss://) is right.',
+      `  ${UNREACHABLE_HINTS[env.redisMode]}`,
       '  Locally: `npm run local` starts a throw-away Redis with the service, or `docker compose up -d redis`.',
       '  A slow-starting Redis: raise REDIS_CONNECT_TIMEOUT_MS.',
     ])
@@ -61,14 +71,14 @@ async function startTracingIfConfigured(env: Env) {
 const EXIT_MARGIN_MS = 100
 
 /** An outage is logged once per distinct error, not once per reconnect attempt, and once when it ends. */
-function logConnectionState({ client }: RedisConnection, logger: Logger): void {
+function logConnectionState({ topology }: RedisConnection, logger: Logger): void {
   let lastLoggedError = ''
-  client.on('error', (error: Error) => {
+  topology.onError((error) => {
     if (error.message === lastLoggedError) return
     lastLoggedError = error.message
     logger.warn({ err: error.message }, 'redis connection error; reconnecting')
   })
-  client.on('ready', () => {
+  topology.onReady(() => {
     if (lastLoggedError) logger.info('redis connection restored')
     lastLoggedError = ''
   })
@@ -77,6 +87,9 @@ function logConnectionState({ client }: RedisConnection, logger: Logger): void {
 async function main() {
   const env = loadConfigOrExit()
   const traced = await startTracingIfConfigured(env)
+  // Redis's startup budget runs while the rest of the service loads, not after it: on a busy machine
+  // loading takes a while, and exit 69 should come when the budget is spent, not that much later.
+  const connecting = connectOrExit(env)
   const [{ serve }, { createApp }, { drainAndClose, trackConnections }, { nodeServerOptions }] =
     await Promise.all([
       import('@hono/node-server'),
@@ -84,7 +97,7 @@ async function main() {
       import('./process/shutdown.js'),
       import('./http/server.js'),
     ])
-  const connection = await connectOrExit(env)
+  const connection = await connecting
   const app = createApp(env, connection.redis, { requestSpans: traced?.requestSpans })
   const { logger } = app
   traced?.tracing.reportTo(logger)
@@ -100,7 +113,11 @@ async function main() {
     },
     (info) => {
       logger.info(
-        { url: `http://${info.address}:${info.port}`, redis: describeRedisUrl(env.redisUrl) },
+        {
+          url: `http://${info.address}:${info.port}`,
+          redis: describeRedisUrl(env.redisUrl),
+          redisMode: env.redisMode,
+        },
         'listening',
       )
     },

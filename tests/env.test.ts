@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError, describeRedisUrl, EXAMPLE_SECRET_PREFIX, loadEnv } from '../src/env.js'
 
 const SECRET = 'x'.repeat(32)
@@ -238,5 +239,153 @@ describe('describeRedisUrl', () => {
       'rediss://default:***@cache.example:6380/2',
     )
     expect(describeRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379')
+  })
+
+  it("redacts each of a cluster's seeds", () => {
+    expect(describeRedisUrl('redis://:pw@a:7000, redis://:pw@b:7001')).toBe(
+      'redis://:***@a:7000,redis://:***@b:7001',
+    )
+  })
+})
+
+describe('loadEnv: Redis topologies (REDIS_MODE)', () => {
+  const sentinel = {
+    ...valid,
+    REDIS_MODE: 'sentinel',
+    REDIS_URL: 'rediss://app:pw@mymaster/2',
+    REDIS_SENTINELS: '10.0.0.1:26380, sentinel-2, [::1]:26381',
+    REDIS_SENTINEL_NAME: 'mymaster',
+  }
+
+  it('is standalone by default, with no sentinel or TLS settings', () => {
+    expect(loadEnv(valid)).toMatchObject({
+      redisMode: 'standalone',
+      redisSentinels: [],
+      redisSentinelName: undefined,
+      redisTlsCa: undefined,
+      redisTlsServername: undefined,
+    })
+  })
+
+  it('sentinel: parses the sentinels (port 26379 when left out) and their credentials', () => {
+    expect(loadEnv({ ...sentinel, REDIS_SENTINEL_PASSWORD: 's3cret' })).toMatchObject({
+      redisMode: 'sentinel',
+      redisSentinels: [
+        { host: '10.0.0.1', port: 26380 },
+        { host: 'sentinel-2', port: 26379 },
+        { host: '::1', port: 26381 },
+      ],
+      redisSentinelName: 'mymaster',
+      redisSentinelPassword: 's3cret',
+    })
+  })
+
+  it('sentinel: the sentinels and the master name are required', () => {
+    const { REDIS_SENTINELS: _sentinels, REDIS_SENTINEL_NAME: _name, ...bare } = sentinel
+    expect(problemsOf(bare)).toEqual([
+      expect.stringMatching(/^REDIS_SENTINELS is required with REDIS_MODE=sentinel/),
+      expect.stringMatching(/^REDIS_SENTINEL_NAME is required with REDIS_MODE=sentinel/),
+    ])
+    expect(problemsOf({ ...sentinel, REDIS_SENTINELS: 'a:1,user@b:2' })).toEqual([
+      expect.stringMatching(/^REDIS_SENTINELS.* each value must be host:port/),
+    ])
+  })
+
+  it('refuses sentinel variables outside sentinel mode: they would be ignored', () => {
+    expect(problemsOf({ ...valid, REDIS_SENTINEL_NAME: 'mymaster', REDIS_SENTINEL_PASSWORD: 'x' })).toEqual([
+      expect.stringMatching(/^REDIS_SENTINEL_NAME is only read with REDIS_MODE=sentinel/),
+      expect.stringMatching(/^REDIS_SENTINEL_PASSWORD is only read with REDIS_MODE=sentinel/),
+    ])
+  })
+
+  it('cluster: takes a list of seeds sharing scheme and credentials, database 0 only', () => {
+    const seeds = 'redis://:pw@10.0.0.1:7000,redis://:pw@10.0.0.2:7000'
+    expect(loadEnv({ ...valid, REDIS_MODE: 'cluster', REDIS_URL: seeds }).redisUrl).toBe(seeds)
+    expect(problemsOf({ ...valid, REDIS_URL: seeds })).toEqual([
+      expect.stringMatching(/^REDIS_URL lists several URLs: only REDIS_MODE=cluster/),
+    ])
+    expect(problemsOf({ ...valid, REDIS_MODE: 'cluster', REDIS_URL: 'redis://h:7000/1' })).toEqual([
+      expect.stringMatching(/^REDIS_URL names a database other than 0/),
+    ])
+    expect(
+      problemsOf({ ...valid, REDIS_MODE: 'cluster', REDIS_URL: 'redis://:pw@a:7000,rediss://:pw@b:7000' }),
+    ).toEqual([expect.stringMatching(/^REDIS_URL seed nodes must share one scheme/)])
+    expect(problemsOf({ ...valid, REDIS_MODE: 'cluster', REDIS_URL: 'redis://a:7000,b:7000' })).toEqual([
+      expect.stringMatching(/^REDIS_URL must be/),
+    ])
+  })
+
+  it('refuses an unknown mode', () => {
+    expect(problemsOf({ ...valid, REDIS_MODE: 'replicated' })).toEqual([
+      expect.stringMatching(/^REDIS_MODE must be one of standalone, sentinel, cluster/),
+    ])
+  })
+
+  describe('TLS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-ca-'))
+    afterAll(() => rmSync(dir, { recursive: true, force: true }))
+    const caFile = join(dir, 'ca.pem')
+    // PEM armour around something that is not a certificate (a truncated one).
+    writeFileSync(
+      caFile,
+      [
+        '-----BEGIN CERTIFICATE-----',
+        'MIIBfDCCASOgAwIBAgIUJ5nJ9Tqk3bxEwB3ZbdD0Zyn3n8UwCgYIKoZIzj0EAwIw',
+        'FDESMBAGA1UEAwwJdGVzdCByb290MB4XDTI2MDEwMTAwMDAwMFoXDTM2MDEwMTAw',
+        'MDAwMFowFDESMBAGA1UEAwwJdGVzdCByb290MFkwEwYHKoZIzj0CAQYIKoZIzj0D',
+        'AQcDQgAE',
+        '-----END CERTIFICATE-----',
+      ].join('\n'),
+    )
+    const tls = { ...valid, REDIS_URL: 'rediss://redis.internal:6380' }
+
+    it('reads the CA file, and takes a server name', () => {
+      const real = join(dir, 'real.pem')
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=test',
+          '-keyout',
+          join(dir, 'real.key'),
+          '-out',
+          real,
+        ],
+        { stdio: 'ignore' },
+      )
+      const env = loadEnv({ ...tls, REDIS_TLS_CA_FILE: real, REDIS_TLS_SERVERNAME: 'redis.internal' })
+      expect(env.redisTlsCa).toMatch(/^-----BEGIN CERTIFICATE-----/)
+      expect(env.redisTlsServername).toBe('redis.internal')
+    })
+
+    it('refuses a CA file that does not exist, or holds no valid PEM certificate', () => {
+      expect(problemsOf({ ...tls, REDIS_TLS_CA_FILE: join(dir, 'missing.pem') })).toEqual([
+        expect.stringMatching(/^REDIS_TLS_CA_FILE cannot be read \(ENOENT\)/),
+      ])
+      expect(problemsOf({ ...tls, REDIS_TLS_CA_FILE: caFile })).toEqual([
+        expect.stringMatching(/^REDIS_TLS_CA_FILE holds no PEM certificate/),
+      ])
+    })
+
+    it('refuses TLS settings without rediss://, and an IP address as the server name', () => {
+      expect(
+        problemsOf({ ...valid, REDIS_TLS_CA_FILE: caFile, REDIS_TLS_SERVERNAME: 'redis.internal' }),
+      ).toEqual([
+        'REDIS_TLS_CA_FILE needs TLS: a rediss:// REDIS_URL',
+        'REDIS_TLS_SERVERNAME needs TLS: a rediss:// REDIS_URL',
+      ])
+      expect(problemsOf({ ...tls, REDIS_TLS_SERVERNAME: '10.0.0.5' })).toEqual([
+        expect.stringMatching(/^REDIS_TLS_SERVERNAME must be a host name/),
+      ])
+    })
   })
 })

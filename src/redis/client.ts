@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { ErrorReply } from 'redis'
-import type { NodeRedisClient } from './connection.js'
 import { replyDeadline } from './failures.js'
 import { keyFamily } from './keys.js'
 import { type CommandFamily, RedisStats } from './stats.js'
 import { createStreamReader, type StreamReader } from './stream-reader.js'
+import type { Topology } from './topology.js'
 
 /**
  * The Redis commands the stores (sessions, buffers, limits) are written against: exactly a subset of
@@ -36,17 +36,23 @@ export interface RedisCommands {
  * the connection's counters.
  */
 export interface Redis extends RedisCommands {
+  /**
+   * PING every master: the one server, the sentinels' current master, or each master of a cluster (which
+   * must also say cluster_state:ok, else it rejects with ClusterStateError).
+   */
   ping(): Promise<string>
   /**
    * The server's replication role as HELLO reports it: 'master' takes writes; 'replica' (a read-only
    * replica, e.g. the old primary after a failover) and 'sentinel' do not. Undefined when the server
    * does not say (HELLO without arguments needs Redis 6.2). HELLO, not ROLE: ROLE is an @admin command,
-   * which an application's ACL user often lacks, while every connection may send HELLO.
+   * which an application's ACL user often lacks, while every connection may send HELLO. On a cluster,
+   * every master's: the first that is not 'master', if any.
    */
   role(): Promise<string | undefined>
   /**
    * A new dedicated connection for blocking stream reads (XREAD BLOCK), which a REST transport cannot
-   * offer: see StreamReader. Connects on first read.
+   * offer: see StreamReader. Connects on first read, to the node that serves the read's first stream:
+   * the master; on a cluster, the master of that stream's slot, so one read's streams must share a slot.
    */
   createStreamReader(): StreamReader
   /**
@@ -61,16 +67,17 @@ export interface Script<TResult> {
 }
 
 /**
- * The {@link Redis} of one app over a connected node-redis client. `commandTimeoutMs`
- * (REDIS_COMMAND_TIMEOUT_MS) is the longest a request waits for any one reply: node-redis's own
- * command timeout stops counting once a command is written, so a hung Redis (SIGSTOP, a stuck network)
- * is only bounded here.
+ * The {@link Redis} of one app over a connected topology (standalone, sentinel or cluster: see
+ * topology.ts), the same for all three. `commandTimeoutMs` (REDIS_COMMAND_TIMEOUT_MS) is the longest a
+ * request waits for any one reply: node-redis's own command timeout stops counting once a command is
+ * written, so a hung Redis (SIGSTOP, a stuck network, a failover in progress) is only bounded here.
  */
-export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: number): Redis {
+export function createRedisClient(topology: Topology, commandTimeoutMs: number): Redis {
   const replies = replyDeadline(commandTimeoutMs)
-  const stats = new RedisStats(() => client.isReady)
+  const client = topology.commands
+  const stats = new RedisStats(() => topology.isReady)
   // Built once the connection is up: every 'ready' after this is a reconnect.
-  client.on('ready', () => {
+  topology.onReady(() => {
     stats.reconnects.commands++
   })
   const timings = stats.commands
@@ -79,11 +86,10 @@ export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: num
     replies.within(command, timings[family])
   return {
     stats,
-    ping: () => call(() => client.ping(), 'ping'),
+    ping: () => call(() => topology.ping(), 'ping'),
     role: async () => {
       try {
-        const { role } = await call(() => client.hello(), 'ping')
-        return typeof role === 'string' ? role : undefined
+        return await call(() => topology.role(), 'ping')
       } catch (error) {
         // A transient reply arrives as RedisUnavailableError; any other reply is a server that will not say.
         if (error instanceof ErrorReply) return undefined
@@ -113,6 +119,6 @@ export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: num
         },
       }
     },
-    createStreamReader: () => createStreamReader(client, commandTimeoutMs, stats),
+    createStreamReader: () => createStreamReader(topology.blocking, commandTimeoutMs, stats),
   }
 }

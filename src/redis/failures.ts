@@ -4,7 +4,9 @@ import {
   ConnectionTimeoutError,
   DisconnectsClientError,
   ErrorReply,
+  MaxCommandRedirectionsError,
   ReconnectStrategyError,
+  RootNodesUnavailableError,
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   TimeoutError,
@@ -36,6 +38,20 @@ export class RedisTimeoutError extends RedisUnavailableError {
 }
 
 /**
+ * A Redis Cluster whose node says it cannot serve: CLUSTER INFO's cluster_state is not ok (a master is
+ * down with no replica to take over, or slots are not covered). Readiness says so.
+ */
+export class ClusterStateError extends RedisUnavailableError {
+  constructor(
+    readonly state: string,
+    readonly node: string,
+  ) {
+    super(`the cluster is not ok: cluster_state:${state} at ${node}`)
+    this.name = 'ClusterStateError'
+  }
+}
+
+/**
  * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
  * with a script, a replica after a failover, out of memory under `noeviction`, refusing writes after a
  * failed snapshot (MISCONF) or for want of replicas, or a cluster in transition. They pass, so they are
@@ -47,22 +63,35 @@ export function isTransientReply(error: unknown): error is ErrorReply {
   return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)
 }
 
-/** node-redis's ways of saying the connection is not there: offline, closed, timed out, reconnecting. */
+/**
+ * node-redis's ways of saying the connection is not there: offline, closed, timed out, reconnecting; and
+ * a cluster's topology in motion: redirected (MOVED) more often than it allows, or no node to rediscover
+ * the slots from.
+ */
 const CONNECTION_ERRORS = [
   ClientClosedError,
   ClientOfflineError,
   ConnectionTimeoutError,
   DisconnectsClientError,
+  MaxCommandRedirectionsError,
   ReconnectStrategyError,
+  RootNodesUnavailableError,
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
   TimeoutError,
 ]
 
+/**
+ * node-redis's sentinel client throws plain errors while it finds the master again during a failover
+ * (lib/sentinel/index.js): they are the topology's state, like a lost connection.
+ */
+const SENTINEL_FAILOVER_ERROR = /^(None of the sentinels are available|no valid master node)/
+
 /** A lost connection: one of node-redis's errors, or the socket's own (ECONNRESET, EPIPE: it has a syscall). */
 function isConnectionError(error: unknown): boolean {
   return (
-    CONNECTION_ERRORS.some((type) => error instanceof type) || (error instanceof Error && 'syscall' in error)
+    CONNECTION_ERRORS.some((type) => error instanceof type) ||
+    (error instanceof Error && ('syscall' in error || SENTINEL_FAILOVER_ERROR.test(error.message)))
   )
 }
 

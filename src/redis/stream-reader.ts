@@ -1,5 +1,4 @@
 import type { Deadline } from '../lib/deadline.js'
-import type { NodeRedisClient } from './connection.js'
 import { RedisUnavailableError, replyDeadline } from './failures.js'
 import type { LiveReaderStats } from './stats.js'
 
@@ -50,9 +49,43 @@ export interface StreamReader {
   destroy(): void
 }
 
+/**
+ * A dedicated connection for blocking reads, as a topology opens one (see {@link BlockingConnections}):
+ * node-redis's client, sentinel and cluster node connections, behind the few operations the reader uses.
+ */
+export interface BlockingConnection {
+  /** Connected and handshaken right now. */
+  readonly isReady: boolean
+  /** Called on every (re)connection, the first included. */
+  onReady(listener: () => void): void
+  /** Opens the connection; node-redis then reconnects on its own after a loss. */
+  connect(): Promise<unknown>
+  /** Drops the connection at once; a command in flight rejects. */
+  destroy(): void
+  /** CLIENT ID of the current socket (a reconnect gets a new one). */
+  clientId(): Promise<number>
+  /** A raw command on this connection (XREAD). */
+  send(command: readonly string[]): Promise<unknown>
+  /** CLIENT UNBLOCK of connection `id`, sent from a command connection to the same node. */
+  unblock(id: number): Promise<unknown>
+}
+
+/**
+ * Where a topology opens blocking connections. A standalone or Sentinel-managed Redis has one route,
+ * its master; a cluster has one per master, and a read reaches the master serving its streams' slot.
+ * A reader for a cluster's every shard groups its streams by `routeOf` (and by slot: XREAD refuses keys
+ * of different slots with CROSSSLOT) and keeps one {@link StreamReader} per group.
+ */
+export interface BlockingConnections {
+  /** Which node reads of `key` go to now (a label: equal labels, same node). */
+  routeOf(key: string): Promise<string>
+  /** A new, not yet connected, dedicated connection to the node serving `key`. */
+  open(key: string): BlockingConnection
+}
+
 /** `stats`: where the reader counts its reconnects and its reads' outcomes (src/redis/stats.ts). */
 export function createStreamReader(
-  commands: NodeRedisClient,
+  connections: BlockingConnections,
   commandTimeoutMs: number,
   stats?: LiveReaderStats,
 ): StreamReader {
@@ -62,7 +95,9 @@ export function createStreamReader(
     if (everReady && stats) stats.reconnects.live_reader++
     everReady = true
   }
-  let connection: NodeRedisClient | undefined
+  let connection: BlockingConnection | undefined
+  // The node the connection is on (routeOf): a read whose streams are served elsewhere now reopens it.
+  let connectionRoute: string | undefined
   // CLIENT ID of the current socket, for CLIENT UNBLOCK; a reconnect gets a new one.
   let connectionId: number | undefined
   // A read() is under way; its XREAD has been sent; a wake() came before it was.
@@ -94,26 +129,36 @@ export function createStreamReader(
     return deadline
   }
 
-  const open = (): NodeRedisClient => {
-    const opened = commands.duplicate()
-    // Failures surface through read(); node-redis reconnects on its own (capped backoff).
-    opened.on('error', () => {})
-    opened.on('ready', countReady)
-    opened.on('ready', () => {
+  const open = (key: string, route: string): BlockingConnection => {
+    const opened = connections.open(key)
+    opened.onReady(countReady)
+    opened.onReady(() => {
       connectionId = undefined
       readyAgain()
     })
+    // Failures surface through read(); node-redis reconnects on its own (capped backoff).
     opening = opened.connect().catch(() => {})
     openingUntil = performance.now() + commandTimeoutMs
     connection = opened
+    connectionRoute = route
     return opened
   }
 
   const drop = () => {
     const dropped = connection
     connection = undefined
+    connectionRoute = undefined
     connectionId = undefined
     dropped?.destroy() // idempotent
+  }
+
+  /** The connection for a read of `streams`: the current one while their node is its node. */
+  const connectionFor = async (streams: readonly StreamCursor[]): Promise<BlockingConnection> => {
+    const [first] = streams
+    if (!first) throw new TypeError('a stream read needs at least one stream')
+    const route = await replies.within(() => connections.routeOf(first.key))
+    if (connection && connectionRoute !== route) drop()
+    return connection ?? open(first.key, route)
   }
 
   return {
@@ -124,15 +169,17 @@ export function createStreamReader(
     async read(streams, { blockMs, count }) {
       inRead = true
       wakeRequested = false
-      const client = connection ?? open()
+      let client: BlockingConnection | undefined
       try {
-        if (!client.isReady && opening) {
+        client = await connectionFor(streams)
+        const reading = client
+        if (!reading.isReady && opening) {
           const first = opening
           await replies.within(() => first).catch(() => {})
           opening = undefined
         }
-        if (!client.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
-        connectionId ??= await replies.within(() => client.clientId())
+        if (!reading.isReady) throw new RedisUnavailableError('stream reader connection is not ready')
+        connectionId ??= await replies.within(() => reading.clientId())
         // Woken while getting here: the caller's set of streams changed, so it should ask again.
         if (wakeRequested) return null
         const command = ['XREAD', 'COUNT', String(count)]
@@ -142,13 +189,13 @@ export function createStreamReader(
         for (const { id } of streams) command.push(id)
         blocking = true
         const reply = (await blockedReplyDeadline(blockMs).within(() =>
-          client.sendCommand(command),
+          reading.send(command),
         )) as StreamReadReply | null
         if (stats) stats.liveReads[reply ? 'items' : 'empty']++
         return reply
       } catch (error) {
         if (stats) stats.liveReads.error++
-        if (error instanceof RedisUnavailableError && client.isReady) drop()
+        if (error instanceof RedisUnavailableError && client?.isReady) drop()
         throw error
       } finally {
         inRead = false
@@ -162,7 +209,7 @@ export function createStreamReader(
         return
       }
       // Best effort: where CLIENT UNBLOCK is not allowed, the block still ends within blockMs.
-      commands.clientUnblock(connectionId).catch(() => {})
+      connection?.unblock(connectionId).catch(() => {})
     },
     reconnected(maxMs) {
       return new Promise<void>((resolve) => {

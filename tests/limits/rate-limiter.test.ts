@@ -6,6 +6,7 @@ import { RateLimiter, type RateLimiterOptions } from '../../src/limits/rate-limi
 import { connectRedis, type RedisConnection } from '../../src/redis/connection.js'
 import { keys } from '../../src/redis/keys.js'
 import { readLuaScript } from '../../src/redis/scripts.js'
+import { standaloneClient } from '../support/app.js'
 import { testEnv } from '../support/env.js'
 import { TestRedisServer } from '../support/redis-server.js'
 import { refusal } from '../support/refusal.js'
@@ -89,11 +90,11 @@ describe('RateLimiter', () => {
     for (let i = 0; i < 10; i++) await b.check('sessions', who)
     for (let i = 0; i < 3; i++) await a.consume('sessions', who)
     const key = keys.rateLimit('sessions', who)
-    const state = await one.client.get(key)
+    const state = await standaloneClient(one).get(key)
     expect(await refusal(b.check('sessions', who))).toMatchObject({ code: 'rate_limited' })
     for (let i = 0; i < 10; i++)
       expect(await refusal(a.consume('sessions', who))).toBeInstanceOf(ServiceError)
-    expect(await one.client.get(key)).toBe(state)
+    expect(await standaloneClient(one).get(key)).toBe(state)
   })
 
   it('keeps any subject inside its hash tag, and its state only as long as it matters', async () => {
@@ -104,7 +105,7 @@ describe('RateLimiter', () => {
     expect(key.match(/[{}]/g)).toEqual(['{', '}'])
     await a.consume('sessions', who)
     // One attempt of 30 a minute: the state matters for 2 s (60 s / 30), then it is as if nothing happened.
-    const ttl = await one.client.pTTL(key)
+    const ttl = await standaloneClient(one).pTTL(key)
     expect(ttl).toBeGreaterThan(1500)
     expect(ttl).toBeLessThanOrEqual(2000)
   })
@@ -135,7 +136,9 @@ describe('RateLimiter', () => {
   it('is one Redis command per check: one EVALSHA', async () => {
     const server = await TestRedisServer.start()
     try {
-      const { redis, client } = await connect(await server.url())
+      const connection = await connect(await server.url())
+      const { redis } = connection
+      const client = standaloneClient(connection)
       const limiter = new RateLimiter(redis, { limits: limits(5) })
       await limiter.consume('sessions', 'warm-up') // loads the script (NOSCRIPT, then EVAL)
       await client.configResetStat()

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { type Slot, StreamSlots, type StreamSlotsOptions } from '../../src/limits/stream-slots.js'
 import { connectRedis, type RedisConnection } from '../../src/redis/connection.js'
 import { keys } from '../../src/redis/keys.js'
+import { standaloneClient } from '../support/app.js'
 import { testEnv } from '../support/env.js'
 import { refusal } from '../support/refusal.js'
 
@@ -48,7 +49,7 @@ describe('StreamSlots', () => {
     await held[0]?.release() // idempotent: frees one slot, not two
     await a.acquire(sid)
     expect(await refusal(b.acquire(sid))).toMatchObject({ code: 'too_many_streams' })
-    expect(await one.client.zCard(keys.streamSlots(sid))).toBe(16)
+    expect(await standaloneClient(one).zCard(keys.streamSlots(sid))).toBe(16)
   })
 
   it('never grants more than the budget to concurrent acquires', async () => {
@@ -83,7 +84,7 @@ describe('StreamSlots', () => {
     expect(told).toEqual([0, 1])
     expect(lost.map((slot) => slot.held)).toEqual([false, false])
     expect(crashed.size).toBe(0)
-    expect(await one.client.zCard(keys.streamSlots(sid))).toBe(3)
+    expect(await standaloneClient(one).zCard(keys.streamSlots(sid))).toBe(3)
   })
 
   it('keeps slots past their lease while their replica renews them', async () => {
@@ -103,11 +104,11 @@ describe('StreamSlots', () => {
     const sid = session()
     const key = keys.streamSlots(sid)
     const slot = await slots.acquire(sid)
-    const ttl = await one.client.pTTL(key)
+    const ttl = await standaloneClient(one).pTTL(key)
     expect(ttl).toBeGreaterThan(4000)
     expect(ttl).toBeLessThanOrEqual(5000)
     await slot.release()
-    expect(await one.client.exists(key)).toBe(0)
+    expect(await standaloneClient(one).exists(key)).toBe(0)
     expect(slots.size).toBe(0)
   })
 

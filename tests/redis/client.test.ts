@@ -3,7 +3,7 @@ import { ErrorReply } from 'redis'
 import { describe, expect, inject, it } from 'vitest'
 import { connectRedis } from '../../src/redis/connection.js'
 import { RedisUnavailableError } from '../../src/redis/failures.js'
-import { buildTestApp } from '../support/app.js'
+import { buildTestApp, standaloneClient } from '../support/app.js'
 import { testEnv } from '../support/env.js'
 
 const { redis, client } = await buildTestApp(inject('redisUrl'))
@@ -66,7 +66,7 @@ describe('Redis client (Upstash-compatible shapes over node-redis)', () => {
 describe('Redis client when Redis cannot answer', () => {
   it('rejects at once with RedisUnavailableError instead of queueing', async () => {
     const connection = await connectRedis(testEnv(inject('redisUrl'), { REDIS_COMMAND_TIMEOUT_MS: '2000' }))
-    connection.client.destroy()
+    standaloneClient(connection).destroy()
     const started = performance.now()
     const error = await connection.redis.ping().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(RedisUnavailableError)

@@ -1,4 +1,4 @@
-import { ClientClosedError, ErrorReply } from 'redis'
+import { ClientClosedError, ErrorReply, MaxCommandRedirectionsError, RootNodesUnavailableError } from 'redis'
 import { describe, expect, it } from 'vitest'
 import { RedisTimeoutError, RedisUnavailableError, replyDeadline } from '../../src/redis/failures.js'
 
@@ -30,6 +30,22 @@ describe('replyDeadline: how a Redis reply fails', () => {
     ).rejects.toBeInstanceOf(RedisUnavailableError)
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' })
     await expect(replies.within(() => Promise.reject(reset))).rejects.toBeInstanceOf(RedisUnavailableError)
+  })
+
+  it('turns a topology in motion into outages: cluster redirections and slot maps, a failover, CLUSTERDOWN', async () => {
+    const replies = replyDeadline(1000)
+    const moved = new ErrorReply('MOVED 3999 127.0.0.1:7001')
+    for (const error of [
+      new MaxCommandRedirectionsError(moved),
+      new RootNodesUnavailableError(),
+      new Error('None of the sentinels are available'),
+      new Error('no valid master node'),
+      new ErrorReply('TRYAGAIN Multiple keys request during rehashing of slot'),
+      new ErrorReply('CLUSTERDOWN The cluster is down'),
+      new ErrorReply("READONLY You can't write against a read only replica."),
+    ]) {
+      await expect(replies.within(() => Promise.reject(error))).rejects.toBeInstanceOf(RedisUnavailableError)
+    }
   })
 
   it('lets a bug in the caller through as itself, not as a Redis outage', async () => {

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import type { Deadline } from '../../lib/deadline.js'
 import type { Lifecycle } from '../../process/lifecycle.js'
 import type { Redis } from '../../redis/client.js'
-import { RedisTimeoutError, replyDeadline } from '../../redis/failures.js'
+import { ClusterStateError, RedisTimeoutError, replyDeadline } from '../../redis/failures.js'
 import type { ServiceVariables } from '../middleware/services.js'
 import { errorResponses, success } from '../openapi/responses.js'
 import { apiRoutes } from '../openapi/routes.js'
@@ -12,10 +12,11 @@ import { SECURITY } from '../openapi/security.js'
  * Liveness and readiness, in the IETF health-check draft format (`application/health+json`).
  *
  * - `/healthz` never touches Redis: a Redis outage must not make an orchestrator restart healthy pods.
- * - `/readyz` PINGs Redis within `readyTimeoutMs`, asks its replication role in the same round trip (a
- *   read-only Redis replica, such as the old primary after a failover, fails every write and even a
- *   session read's GETEX), and consults every extra check (for example the live SSE reader), so a load
- *   balancer stops sending traffic to a replica that cannot serve it.
+ * - `/readyz` PINGs Redis within `readyTimeoutMs` (every master of a cluster, which must also say
+ *   cluster_state:ok), asks its replication role in the same round trip (a read-only Redis replica, such
+ *   as the old primary after a failover, fails every write and even a session read's GETEX), and consults
+ *   every extra check (for example the live SSE reader), so a load balancer stops sending traffic to a
+ *   replica that cannot serve it.
  */
 export interface HealthOptions {
   lifecycle: Lifecycle
@@ -89,6 +90,10 @@ async function probeWithin(redis: Redis, deadline: Deadline): Promise<Outcome> {
     // Whichever deadline came first, READY_TIMEOUT_MS here or REDIS_COMMAND_TIMEOUT_MS in the facade.
     if (error instanceof RedisTimeoutError) {
       return { ok: false, reason: `redis too slow: no PONG within ${error.timeoutMs} ms` }
+    }
+    // A cluster's node answered, saying the cluster cannot serve; the node's address stays in the logs.
+    if (error instanceof ClusterStateError) {
+      return { ok: false, reason: `redis cluster is not ok (cluster_state:${error.state})` }
     }
     return { ok: false, reason: 'redis unreachable' }
   }

@@ -2,6 +2,7 @@ import { ErrorReply } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../../src/app.js'
 import { createRedisClient, type Redis } from '../../../src/redis/client.js'
+import { standaloneTopology } from '../../../src/redis/standalone.js'
 import { buildTestApp, type TestApp } from '../../support/app.js'
 import { testEnv } from '../../support/env.js'
 import { TestRedisServer } from '../../support/redis-server.js'
@@ -96,7 +97,7 @@ describe('GET /readyz and the Redis role', () => {
         return typeof value === 'function' ? value.bind(target) : value
       },
     })
-    const facade = createRedisClient(refusesBareHello, 1000)
+    const facade = createRedisClient(standaloneTopology(refusesBareHello), 1000)
     expect(await facade.ping()).toBe('PONG')
     expect(await facade.role()).toBeUndefined()
     // Readiness: an unknown role passes, and the check says nothing it does not know.

@@ -1,0 +1,168 @@
+import { createCluster, ErrorReply } from 'redis'
+import { describeRedisUrl } from '../env.js'
+import { duplicatedConnections } from './blocking-connections.js'
+import { ClusterStateError } from './failures.js'
+import {
+  COMMAND_OPTIONS,
+  nodeClientOptions,
+  type ProbeConnect,
+  probeConnections,
+  type RedisEndpoint,
+  type RedisSettings,
+  redisEndpoints,
+} from './node-options.js'
+import type { NodeRedisClient } from './standalone.js'
+import { reasonOf, StartupBudget } from './startup-budget.js'
+import { combinedRole, helloRole, type Topology } from './topology.js'
+
+/**
+ * REDIS_MODE=cluster: a Redis Cluster, found from any seed node (REDIS_URL, or a comma-separated list of
+ * them), through node-redis's createCluster, which routes each command to the master serving its key's
+ * slot and follows MOVED and ASK. Only masters serve: no reads from replicas.
+ */
+
+export type NodeRedisCluster = ReturnType<typeof createNodeRedisCluster>
+
+export interface ClusterTopology extends Topology {
+  readonly mode: 'cluster'
+  /** The node-redis cluster client underneath, for tests' assertions. */
+  readonly client: NodeRedisCluster
+}
+
+function seedsOf(settings: RedisSettings): [RedisEndpoint, ...RedisEndpoint[]] {
+  const [first, ...rest] = redisEndpoints(settings.redisUrl)
+  if (!first) throw new Error('REDIS_URL names no seed node')
+  return [first, ...rest]
+}
+
+/**
+ * The options of every connection to a node, seeds included: env.ts requires one scheme and one set of
+ * credentials for all seeds, and no database but 0 (a cluster has no other, and refuses SELECT).
+ */
+function clusterNodeOptions(settings: RedisSettings) {
+  const { database: _database, ...options } = nodeClientOptions(settings, seedsOf(settings)[0])
+  return options
+}
+
+function createNodeRedisCluster(settings: RedisSettings) {
+  const cluster = createCluster({
+    rootNodes: seedsOf(settings).map(({ host, port }) => ({ socket: { host, port } })),
+    // Every connection to a discovered node is made from these (credentials, TLS, no offline queue).
+    defaults: clusterNodeOptions(settings),
+    commandOptions: COMMAND_OPTIONS,
+  })
+  // node-redis kills the process on an unhandled 'error' event; the process logs the nodes' errors.
+  cluster.on('error', () => {})
+  return cluster
+}
+
+/**
+ * Reaches the cluster within REDIS_CONNECT_TIMEOUT_MS, retrying, and only once it can serve: node-redis's
+ * connect() succeeds against a seed that serves no slot, and gives up at once on a closed seed. So the
+ * seeds are asked CLUSTER INFO first (one must say cluster_state:ok), then the cluster client connects,
+ * then every master must answer PING and say cluster_state:ok.
+ */
+export async function connectCluster(settings: RedisSettings): Promise<ClusterTopology> {
+  const budget = new StartupBudget(
+    settings.redisConnectTimeoutMs,
+    `the cluster with seed nodes ${describeRedisUrl(settings.redisUrl)}`,
+  )
+  const connectToSeed = probeConnections(clusterNodeOptions(settings))
+  for (;;) {
+    let cluster: NodeRedisCluster | undefined
+    try {
+      await budget.within(() => askSeeds(settings, connectToSeed))
+      const opened = createNodeRedisCluster(settings)
+      cluster = opened
+      await budget.within(() => opened.connect())
+      const topology = clusterTopology(opened)
+      await budget.within(() => topology.ping())
+      return topology
+    } catch (error) {
+      cluster?.destroy()
+      await budget.failed(error)
+    }
+  }
+}
+
+/**
+ * Asks every seed at once for CLUSTER INFO; resolves when one says cluster_state:ok. Rejects saying
+ * "the cluster is not ok" when seeds answered otherwise (a state, or an error reply), else that no seed
+ * answered, with why.
+ */
+async function askSeeds(settings: RedisSettings, connect: ProbeConnect): Promise<void> {
+  const seeds = seedsOf(settings)
+  const answers = await Promise.allSettled(
+    seeds.map(async (seed) => {
+      const client = await connect(seed)
+      try {
+        return clusterState(String(await client.clusterInfo()))
+      } finally {
+        client.destroy()
+      }
+    }),
+  )
+  if (answers.some((answer) => answer.status === 'fulfilled' && answer.value === 'ok')) return
+  const reasons = answers.map((answer, i) => {
+    const seed = seeds[i]
+    const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : reasonOf(answer.reason)
+    return `${seed?.host}:${seed?.port} ${said}`
+  })
+  // An error reply is an answer too: a Redis without cluster support, or one refusing the credentials.
+  const answered = (answer: PromiseSettledResult<string>) =>
+    answer.status === 'fulfilled' || answer.reason instanceof ErrorReply
+  if (answers.some(answered)) throw new Error(`the cluster is not ok (${reasons.join('; ')})`)
+  throw new Error(`no seed node answered (${reasons.join('; ')})`)
+}
+
+/** CLUSTER INFO's cluster_state: 'ok', 'fail', or 'unknown' when it does not say. */
+function clusterState(info: string): string {
+  return /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown'
+}
+
+function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
+  // Each master's command client (node-redis's own: it reconnects it, and drops it on a topology change).
+  const masters = () =>
+    cluster.masters.map((master) => cluster.nodeClient(master) as Promise<NodeRedisClient>)
+  const nodeFor = (key: string) => cluster.getNodeClientForKey(key) as Promise<NodeRedisClient>
+  return {
+    mode: 'cluster',
+    client: cluster,
+    commands: cluster,
+    async ping() {
+      const clients = masters()
+      if (clients.length === 0) throw new ClusterStateError('fail', 'no master serves a slot')
+      await Promise.all(
+        clients.map(async (pending) => {
+          const client = await pending
+          // One round trip per master: node-redis writes both at once.
+          const [pong, info] = await Promise.all([client.ping(), client.clusterInfo()])
+          const state = clusterState(String(info))
+          if (state !== 'ok') throw new ClusterStateError(state, addressOf(client))
+          return pong
+        }),
+      )
+      return 'PONG'
+    },
+    async role() {
+      const roles = await Promise.all(
+        masters().map(async (client) => helloRole(await (await client).hello())),
+      )
+      return combinedRole(roles)
+    },
+    get isReady() {
+      return cluster.isReady && cluster.masters.every((master) => master.client?.isReady === true)
+    },
+    onError: (listener) => cluster.on('node-error', (error: Error) => listener(error)),
+    onReady: (listener) => cluster.on('node-ready', listener),
+    blocking: duplicatedConnections({ routeOf: async (key) => addressOf(await nodeFor(key)), nodeFor }),
+    close: () => cluster.close(),
+    destroy: () => cluster.destroy(),
+  }
+}
+
+/** `host:port` of a node client. */
+function addressOf(client: NodeRedisClient): string {
+  const socket = client.options?.socket as { host?: string; port?: number } | undefined
+  return `${socket?.host}:${socket?.port}`
+}
