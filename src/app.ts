@@ -141,7 +141,10 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   app.route('/', userRoutes({ auth }))
   const [devGrantSecret] = env.grantSecrets
   if (env.devGrants && devGrantSecret) app.route('/', devGrantRoutes({ secret: devGrantSecret }))
-  app.route('/', bufferRoutes({ auth, counters: metrics.buffers }))
+  app.route(
+    '/',
+    bufferRoutes({ auth, counters: metrics.buffers, maxBuffersPerStream: env.sseMaxBuffersPerStream }),
+  )
   app.route('/', pageRoutes({ html: readPage() }))
 
   return Object.assign(app, { lifecycle, logger })

@@ -11,6 +11,7 @@ import {
   PAGE_DEFAULT,
   PAGE_MAX,
 } from '../../buffers/limits.js'
+import { BufferSet } from '../../buffers/live/buffer-set.js'
 import type { NewItem, ReadFrom } from '../../buffers/store.js'
 import { ServiceError } from '../../lib/errors.js'
 
@@ -66,11 +67,12 @@ export function toNewItems(body: z.infer<typeof appendBody>): NewItem[] {
   })
 }
 
+const invalidName = () =>
+  new ServiceError('invalid', 'invalid_buffer_name', `A buffer name must match ${BUFFER_NAME.source}`)
+
 /** Refuses a `:name` that is not a buffer name, before anything else looks at it. */
 export const validName = createMiddleware(async (c, next) => {
-  if (!BUFFER_NAME.test(c.req.param('name') ?? '')) {
-    throw new ServiceError('invalid', 'invalid_buffer_name', `A buffer name must match ${BUFFER_NAME.source}`)
-  }
+  if (!BUFFER_NAME.test(c.req.param('name') ?? '')) throw invalidName()
   await next()
 })
 
@@ -95,8 +97,48 @@ export function pageLimit(raw: string | undefined): number {
 
 /** Where a stream starts: Last-Event-ID, else ?lastEventId=, else ?from=earliest, else live only. */
 export function streamStart(c: Context): ReadFrom {
-  const resumeId = c.req.header('Last-Event-ID') || c.req.query('lastEventId')
-  if (resumeId) return { after: itemId(resumeId, 'Last-Event-ID') }
+  const resumeId = lastEventId(c)
+  return resumeId ? { after: itemId(resumeId, 'Last-Event-ID') } : startWithoutId(c)
+}
+
+/**
+ * `?buffer=` (repeated): the buffers one stream follows, 1 to `max` (SSE_MAX_BUFFERS_PER_STREAM), each
+ * a buffer name. A name given twice counts once: it is a set.
+ */
+export function bufferSet(c: Context, max: number): BufferSet {
+  const names = new Set(c.req.queries('buffer') ?? [])
+  if (names.size === 0 || names.size > max) {
+    throw new ServiceError(
+      'invalid',
+      'invalid_buffer_set',
+      `Name 1 to ${max} buffers to follow: ?buffer=NAME, repeated (${names.size} given)`,
+    )
+  }
+  for (const name of names) if (!BUFFER_NAME.test(name)) throw invalidName()
+  return new BufferSet(names)
+}
+
+/**
+ * Where a stream of `set` starts in each of its buffers: the positions its cursor names (Last-Event-ID,
+ * else ?lastEventId=), else ?from=earliest, else live only.
+ */
+export function setStreamStarts(c: Context, set: BufferSet): ReadFrom[] {
+  const cursor = lastEventId(c)
+  if (!cursor) return set.names.map(() => startWithoutId(c))
+  const positions = set.decode(cursor)
+  if (!positions) {
+    throw new ServiceError(
+      'invalid',
+      'invalid_cursor',
+      'Last-Event-ID is not a cursor of a stream of these buffers (another set of buffers, or damaged)',
+    )
+  }
+  return positions.map((after) => ({ after }))
+}
+
+const lastEventId = (c: Context) => c.req.header('Last-Event-ID') || c.req.query('lastEventId')
+
+function startWithoutId(c: Context): 'oldest' | 'newest' {
   const from = c.req.query('from')
   if (from === undefined) return 'newest'
   if (from === 'earliest') return 'oldest'

@@ -9,13 +9,24 @@ import { jsonBody } from '../middleware/json-body.js'
 import { rateLimit } from '../middleware/rate-limit.js'
 import type { RequestObserver } from '../middleware/request-observer.js'
 import type { ServiceVariables } from '../middleware/services.js'
-import { appendBody, itemId, pageLimit, streamStart, toNewItems, validName } from './buffer-input.js'
+import {
+  appendBody,
+  bufferSet,
+  itemId,
+  pageLimit,
+  setStreamStarts,
+  streamStart,
+  toNewItems,
+  validName,
+} from './buffer-input.js'
 
 export interface BufferRouteOptions {
   /** Who may read and write which buffer (see doc/security.md). */
   auth: ReturnType<typeof authorization>
   /** Where stored appends are counted (the app's metrics); failures are counted by {@link appendFailures}. */
   counters?: BufferCounters
+  /** SSE_MAX_BUFFERS_PER_STREAM: the most buffers `GET /events` follows over one stream. */
+  maxBuffersPerStream: number
 }
 
 const APPEND_ROUTE = '/buffers/:name/items'
@@ -57,13 +68,20 @@ function streamOwner(c: Context<{ Variables: ServiceVariables & AuthVariables }>
 }
 
 /**
- * Data-plane buffers: append and delete (write), page, describe and follow live over SSE (read).
+ * Data-plane buffers: append and delete (write), page, describe and follow live over SSE (read), one
+ * buffer per stream or several (`GET /events?buffer=a&buffer=b`).
  * See doc/security.md for who may do which, and doc/architecture.md, "Streams", for ids, resume and
  * the reset rule.
  */
-export function bufferRoutes({ auth, counters = new BufferCounters() }: BufferRouteOptions) {
+export function bufferRoutes({
+  auth,
+  counters = new BufferCounters(),
+  maxBuffersPerStream,
+}: BufferRouteOptions) {
   const writer = auth.buffer('write')
   const reader = auth.buffer('read')
+  // Every buffer `?buffer=` names must be readable: one that is not refuses the whole stream.
+  const setReader = auth.buffer('read', (c) => c.req.queries('buffer') ?? [])
   // Per grant subject (RATE_LIMIT_APPENDS_PER_MINUTE); the admin token's producers are not limited.
   const appendsOfUser = rateLimit<ServiceVariables & AuthVariables>('appends', (c) => c.get('principal').sub)
 
@@ -95,4 +113,8 @@ export function bufferRoutes({ auth, counters = new BufferCounters() }: BufferRo
     .get('/buffers/:name/events', reader, validName, (c) =>
       c.get('subscriptions').subscribe(c, c.req.param('name'), streamStart(c), streamOwner(c)),
     )
+    .get('/events', setReader, (c) => {
+      const set = bufferSet(c, maxBuffersPerStream)
+      return c.get('subscriptions').subscribeToSet(c, set, setStreamStarts(c, set), streamOwner(c))
+    })
 }
