@@ -1,4 +1,5 @@
-import { type Context, Hono } from 'hono'
+import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context, MiddlewareHandler } from 'hono'
 import { type RequestIdVariables, requestId } from 'hono/request-id'
 import { GrantTokens } from './access/grant-tokens.js'
 import { Subscriptions } from './buffers/live/subscriptions.js'
@@ -17,11 +18,14 @@ import { requestMetrics } from './http/middleware/request-metrics.js'
 import { observeRequests } from './http/middleware/request-observer.js'
 import { securityHeaders } from './http/middleware/security-headers.js'
 import { attachServices, type ServiceVariables } from './http/middleware/services.js'
+import { rejectInvalid } from './http/middleware/validation.js'
+import { describeApi } from './http/openapi/document.js'
 import { appendFailures, bufferRoutes } from './http/routes/buffers.js'
 import { devGrantRoutes } from './http/routes/dev-grants.js'
 import { healthRoutes } from './http/routes/health.js'
 import { metricsRoutes } from './http/routes/metrics.js'
 import { pageRoutes, readPage } from './http/routes/page.js'
+import { referenceRoutes } from './http/routes/reference.js'
 import { sessionRoutes } from './http/routes/sessions.js'
 import { userRoutes } from './http/routes/users.js'
 import { RateLimiter } from './limits/rate-limiter.js'
@@ -34,10 +38,18 @@ import { SessionService } from './sessions/service.js'
 
 export type AppEnv = { Variables: ServiceVariables & AuthVariables & RequestIdVariables }
 
-export type ServiceApp = Hono<AppEnv> & {
+interface AppHandles {
   /** Driven by main.ts on shutdown: fails readiness, then ends long-lived responses. */
   readonly lifecycle: Lifecycle
   readonly logger: Logger
+}
+
+export interface AppOptions {
+  /**
+   * The request spans (`http/middleware/request-spans.ts`), mounted before everything else. main.ts
+   * passes them only when tracing is on, so that without tracing neither @hono/otel nor the SDK is loaded.
+   */
+  requestSpans?: MiddlewareHandler
 }
 
 /**
@@ -46,7 +58,7 @@ export type ServiceApp = Hono<AppEnv> & {
  * It does no network I/O (it only reads its Lua scripts and its page): main.ts connects Redis first
  * and serves the result.
  */
-export function createApp(env: Env, redis: Redis): ServiceApp {
+export function createApp(env: Env, redis: Redis, { requestSpans }: AppOptions = {}) {
   const logger = createLogger(env.logLevel)
   const lifecycle = new Lifecycle()
   const metrics = createMetrics()
@@ -95,7 +107,7 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   // Rate limits count clients by address, IPv6 ones by /64 network.
   const clientOf = clientAddresses(env.trustProxy)
   const addressOf = (c: Context) => addressNetwork(clientOf(c))
-  const app = new Hono<AppEnv>()
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: rejectInvalid })
   app.onError(
     handleError(logger, {
       countAuthFailure: authFailureCounter(limits, addressOf),
@@ -104,11 +116,15 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
     }),
   )
   app.notFound(handleNotFound)
+  // Probes arrive every few seconds from every balancer and orchestrator: counted in the metrics, neither
+  // logged nor traced.
+  const probes = ['/healthz', '/readyz']
+  // First: the span covers the whole pipeline, and every Redis command of the request is its child.
+  if (requestSpans) app.use((c, next) => (probes.includes(c.req.path) ? next() : requestSpans(c, next)))
   app.use(
     requestId(),
     observeRequests(
-      // Probes arrive every few seconds from every balancer and orchestrator: counted in the metrics, not logged.
-      accessLog({ logger, skipPaths: ['/healthz', '/readyz'] }),
+      accessLog({ logger, skipPaths: probes }),
       requestMetrics({ metrics }),
       appendFailures(metrics.buffers),
     ),
@@ -127,25 +143,37 @@ export function createApp(env: Env, redis: Redis): ServiceApp {
   // Before the routes, so a refused creation never reaches the session store.
   app.post('/sessions', rateLimit('sessions', addressOf))
 
-  app.route(
-    '/',
-    healthRoutes({
-      lifecycle,
-      readyTimeoutMs: env.readyTimeoutMs,
-      checks: { 'sse:liveReader': () => subscriptions.health() },
-    }),
-  )
   const auth = authorization({ adminTokens: env.apiTokens, metricsTokens: env.metricsTokens, grantTokens })
-  app.route('/', metricsRoutes({ metrics, auth }))
-  app.route('/', sessionRoutes())
-  app.route('/', userRoutes({ auth }))
+  // One chain, so that its type (AppType) holds every route's inputs and outputs for typed clients.
+  const routes = app
+    .route(
+      '/',
+      healthRoutes({
+        lifecycle,
+        readyTimeoutMs: env.readyTimeoutMs,
+        checks: { 'sse:liveReader': () => subscriptions.health() },
+      }),
+    )
+    .route('/', metricsRoutes({ metrics, auth }))
+    .route('/', sessionRoutes())
+    .route('/', userRoutes({ auth }))
+    .route(
+      '/',
+      bufferRoutes({ auth, counters: metrics.buffers, maxBuffersPerStream: env.sseMaxBuffersPerStream }),
+    )
+    .route('/', pageRoutes({ html: readPage() }))
+    .route('/', referenceRoutes({ document: () => describeApi(app) }))
+  // Development only, and not part of the contract.
   const [devGrantSecret] = env.grantSecrets
   if (env.devGrants && devGrantSecret) app.route('/', devGrantRoutes({ secret: devGrantSecret }))
-  app.route(
-    '/',
-    bufferRoutes({ auth, counters: metrics.buffers, maxBuffersPerStream: env.sseMaxBuffersPerStream }),
-  )
-  app.route('/', pageRoutes({ html: readPage() }))
 
-  return Object.assign(app, { lifecycle, logger })
+  return Object.assign(routes, { lifecycle, logger } satisfies AppHandles)
 }
+
+export type ServiceApp = ReturnType<typeof createApp>
+
+/**
+ * The app's routes with their inputs and outputs, for Hono's typed client: `hc<AppType>(baseUrl)`
+ * (README, "Calling the API"; examples/typed-client.ts).
+ */
+export type AppType = ServiceApp

@@ -91,6 +91,25 @@ const origins = commaList.pipe(
   ),
 )
 
+/** Where OTLP/HTTP sends spans: an http(s) URL, such as a collector's `http://otel-collector:4318`. */
+const otlpEndpoint = z.preprocess(
+  unsetIfEmpty,
+  z
+    .string()
+    .refine(
+      (raw) => {
+        try {
+          const { protocol } = new URL(raw)
+          return protocol === 'http:' || protocol === 'https:'
+        } catch {
+          return false
+        }
+      },
+      { error: 'must be an http:// or https:// URL, e.g. http://otel-collector:4318 (OTLP over HTTP)' },
+    )
+    .optional(),
+)
+
 /** Proxy addresses whose X-Forwarded-For is believed. */
 const proxyAddresses = commaList.pipe(
   z.array(z.string().refine((raw) => isIP(raw) !== 0, { error: 'each value must be an IP address' })),
@@ -178,6 +197,11 @@ const schema = z
     RATE_LIMIT_SESSIONS_PER_MINUTE: integer(1, 1_000_000, 30),
     RATE_LIMIT_AUTH_FAILURES_PER_MINUTE: integer(1, 1_000_000, 30),
     RATE_LIMIT_APPENDS_PER_MINUTE: integer(1, 10_000_000, 6000),
+    // OpenTelemetry's own variables: the SDK reads them (and the other OTEL_* ones) itself. Validated here
+    // because they decide whether tracing is loaded at all, and a typo should be exit 78, not lost spans.
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpEndpoint,
+    OTEL_SDK_DISABLED: boolean,
   })
   .superRefine((env, ctx) => {
     if (env.HTTP_HEADERS_TIMEOUT_MS >= env.HTTP_REQUEST_TIMEOUT_MS) {
@@ -269,6 +293,11 @@ export interface Env {
   readonly rateLimitSessionsPerMinute: number
   readonly rateLimitAuthFailuresPerMinute: number
   readonly rateLimitAppendsPerMinute: number
+  /**
+   * Whether spans are exported over OTLP: OTEL_EXPORTER_OTLP_ENDPOINT (or its _TRACES_ variant) is set
+   * and OTEL_SDK_DISABLED is not true. When false, neither the SDK nor @hono/otel is even loaded.
+   */
+  readonly tracing: boolean
 }
 
 /** The algorithms a grant's public key may name; the key's `alg` is the only one it verifies. */
@@ -378,6 +407,9 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     rateLimitSessionsPerMinute: v.RATE_LIMIT_SESSIONS_PER_MINUTE,
     rateLimitAuthFailuresPerMinute: v.RATE_LIMIT_AUTH_FAILURES_PER_MINUTE,
     rateLimitAppendsPerMinute: v.RATE_LIMIT_APPENDS_PER_MINUTE,
+    tracing:
+      (v.OTEL_EXPORTER_OTLP_ENDPOINT ?? v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined &&
+      v.OTEL_SDK_DISABLED !== true,
   })
 }
 

@@ -44,6 +44,22 @@ async function connectOrExit(env: Env): Promise<RedisConnection> {
   }
 }
 
+/**
+ * Tracing, when configured, starts before app.js is even loaded: app.js loads `redis`, which the Redis
+ * instrumentation can patch only as it is loaded. Without it, neither the SDK nor @hono/otel is loaded.
+ */
+async function startTracingIfConfigured(env: Env) {
+  if (!env.tracing) return undefined
+  const [{ startTracing }, { requestSpans }] = await Promise.all([
+    import('./process/tracing.js'),
+    import('./http/middleware/request-spans.js'),
+  ])
+  return { tracing: startTracing(), requestSpans: requestSpans() }
+}
+
+/** What the last spans' export leaves of the shutdown budget, for logging and exiting. */
+const EXIT_MARGIN_MS = 100
+
 /** An outage is logged once per distinct error, not once per reconnect attempt, and once when it ends. */
 function logConnectionState({ client }: RedisConnection, logger: Logger): void {
   let lastLoggedError = ''
@@ -60,6 +76,7 @@ function logConnectionState({ client }: RedisConnection, logger: Logger): void {
 
 async function main() {
   const env = loadConfigOrExit()
+  const traced = await startTracingIfConfigured(env)
   const [{ serve }, { createApp }, { drainAndClose, trackConnections }, { nodeServerOptions }] =
     await Promise.all([
       import('@hono/node-server'),
@@ -68,8 +85,9 @@ async function main() {
       import('./http/server.js'),
     ])
   const connection = await connectOrExit(env)
-  const app = createApp(env, connection.redis)
+  const app = createApp(env, connection.redis, { requestSpans: traced?.requestSpans })
   const { logger } = app
+  traced?.tracing.reportTo(logger)
   logConnectionState(connection, logger)
 
   const server = serve(
@@ -101,6 +119,7 @@ async function main() {
       process.exit(EXIT_CODES.failure)
     }
     stopping = true
+    const budgetEndsAt = performance.now() + env.shutdownTimeoutMs
     logger.info({ signal, timeoutMs: env.shutdownTimeoutMs }, 'shutdown requested')
     setTimeout(() => {
       logger.error({ timeoutMs: env.shutdownTimeoutMs }, 'shutdown timed out: exiting')
@@ -112,6 +131,8 @@ async function main() {
       lifecycle: app.lifecycle,
       delayMs: env.shutdownDelayMs,
       closeRedis: connection.close,
+      flushTraces:
+        traced && (() => traced.tracing.shutdown(budgetEndsAt - performance.now() - EXIT_MARGIN_MS)),
       logger,
     }).then(
       () => process.exit(EXIT_CODES.ok),

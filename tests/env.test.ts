@@ -54,6 +54,7 @@ describe('loadEnv', () => {
       rateLimitSessionsPerMinute: 30,
       rateLimitAuthFailuresPerMinute: 30,
       rateLimitAppendsPerMinute: 6000,
+      tracing: false,
     })
     expect(Object.isFrozen(env)).toBe(true)
     expect(Object.isFrozen(env.sessionSecrets)).toBe(true)
@@ -182,6 +183,28 @@ describe('loadEnv', () => {
     ])
     expect(problemsOf({ ...valid, GRANT_PUBLIC_KEYS_FILE: file([{ ...publicKey, alg: 'HS256' }]) })).toEqual([
       expect.stringMatching(/alg/),
+    ])
+  })
+
+  it('turns tracing on with an OTLP endpoint, and refuses one that is not an http(s) URL', () => {
+    const collector = 'http://otel-collector:4318'
+    expect(loadEnv({ ...valid, OTEL_EXPORTER_OTLP_ENDPOINT: collector }).tracing).toBe(true)
+    expect(loadEnv({ ...valid, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collector}/v1/traces` }).tracing).toBe(
+      true,
+    )
+    expect(loadEnv({ ...valid, OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing).toBe(false)
+    expect(
+      loadEnv({ ...valid, OTEL_EXPORTER_OTLP_ENDPOINT: collector, OTEL_SDK_DISABLED: 'true' }).tracing,
+    ).toBe(false)
+    expect(
+      problemsOf({
+        ...valid,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4317',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://otel-collector:4317',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/),
+      expect.stringMatching(/^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http:\/\/ or https:\/\/ URL/),
     ])
   })
 

@@ -1,4 +1,4 @@
-import type { Redis, Script } from '../redis/client.js'
+import type { RedisCommands, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
 import { readLuaScript } from '../redis/scripts.js'
 import type { RawStreamEntry } from '../redis/stream-reader.js'
@@ -50,7 +50,7 @@ export class BufferStore {
 
   /** `maxLen`: BUFFER_MAX_LEN, the most items a buffer keeps. */
   constructor(
-    redis: Redis,
+    redis: RedisCommands,
     private readonly maxLen: number,
   ) {
     this.#append = redis.createScript(readLuaScript('buffer-append'))

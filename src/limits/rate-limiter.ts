@@ -1,5 +1,5 @@
 import { ServiceError } from '../lib/errors.js'
-import type { Redis, Script } from '../redis/client.js'
+import type { RedisCommands, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
 import { readLuaScript } from '../redis/scripts.js'
 
@@ -43,7 +43,7 @@ export class RateLimiter {
   readonly #limits: Readonly<Record<RateLimitKind, number>>
   readonly #windowMs: number
 
-  constructor(redis: Redis, { limits, windowMs = 60_000 }: RateLimiterOptions) {
+  constructor(redis: RedisCommands, { limits, windowMs = 60_000 }: RateLimiterOptions) {
     this.#script = redis.createScript(readLuaScript('rate-limit'))
     this.#limits = limits
     this.#windowMs = windowMs

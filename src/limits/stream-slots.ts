@@ -1,6 +1,7 @@
+import { AsyncResource } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import { ServiceError } from '../lib/errors.js'
-import type { Redis, Script } from '../redis/client.js'
+import type { RedisCommands, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
 import { readLuaScript } from '../redis/scripts.js'
 
@@ -71,8 +72,13 @@ export class StreamSlots {
   readonly #held = new Map<string, Map<string, HeldSlot>>()
   #timer: NodeJS.Timeout | undefined
   #renewing = false
+  // Renewals serve every session's slots, not the request whose slot started the timer: the timer runs
+  // in the async context the slots were built in (no request's tracing span).
+  readonly #startTimer = AsyncResource.bind(() =>
+    setInterval(() => void this.renew(), this.#renewEveryMs).unref(),
+  )
 
-  constructor(redis: Redis, options: StreamSlotsOptions) {
+  constructor(redis: RedisCommands, options: StreamSlotsOptions) {
     this.#acquire = redis.createScript(readLuaScript('stream-slot-acquire'))
     this.#renew = redis.createScript(readLuaScript('stream-slot-renew'))
     this.#release = redis.createScript(readLuaScript('stream-slot-release'))
@@ -112,7 +118,7 @@ export class StreamSlots {
       this.#held.set(sessionId, ofSession)
     }
     ofSession.set(id, slot)
-    this.#timer ??= setInterval(() => void this.renew(), this.#renewEveryMs).unref()
+    this.#timer ??= this.#startTimer()
     return slot
   }
 

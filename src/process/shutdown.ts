@@ -12,6 +12,8 @@ export interface DrainOptions {
   /** Keep serving this long after readiness fails, so the load balancer can deregister us. */
   delayMs: number
   closeRedis: () => Promise<void>
+  /** Exports the last spans, when tracing is on; within what is left of the budget. */
+  flushTraces?: () => Promise<void>
   logger: Logger
 }
 
@@ -56,7 +58,8 @@ export function trackConnections(server: Server): Connections {
 
 /**
  * The graceful part of a graceful shutdown, in order: fail readiness, keep serving for `delayMs`, stop
- * accepting connections, end long-lived responses (SSE), let in-flight requests finish, close Redis.
+ * accepting connections, end long-lived responses (SSE), let in-flight requests finish, close Redis,
+ * export the last spans.
  * The hard deadline and the exit codes belong to main.ts.
  */
 export async function drainAndClose({
@@ -65,6 +68,7 @@ export async function drainAndClose({
   lifecycle,
   delayMs,
   closeRedis,
+  flushTraces,
   logger,
 }: DrainOptions) {
   lifecycle.beginShutdown()
@@ -85,5 +89,12 @@ export async function drainAndClose({
     clearInterval(sweep)
   }
   await closeRedis()
+  // Spans are worth a try, not an exit 1: a collector that does not answer costs them, nothing else. (A
+  // failed export is the tracing's own report; the flush ends either way.)
+  await flushTraces?.().then(
+    () => logger.info('shutdown: tracing ended'),
+    (error: unknown) =>
+      logger.warn({ err: error }, 'shutdown: tracing did not end in time; the spans still queued are lost'),
+  )
   logger.info('shutdown: complete')
 }

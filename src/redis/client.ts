@@ -7,70 +7,57 @@ import { type CommandFamily, RedisStats } from './stats.js'
 import { createStreamReader, type StreamReader } from './stream-reader.js'
 
 /**
- * The Redis client the app is written against. Method names and argument shapes follow @upstash/redis,
- * so the stores could run on an edge runtime with that client; here it is a thin layer over node-redis.
- * Values follow Upstash's serialisation: `set` stores strings as they are and anything else as JSON;
- * `getex` returns parsed JSON when the stored string is JSON, the string otherwise.
+ * The Redis commands the stores (sessions, buffers, limits) are written against: exactly a subset of
+ * @upstash/redis's `Redis`, names, argument shapes and replies (tests/redis/upstash.test-d.ts checks it
+ * at compile time), so the stores could run on an edge runtime with Upstash's client; here it is a thin
+ * layer over node-redis. Replies are Redis's own, strings as stored: Upstash's client with
+ * `automaticDeserialization: false`. A store checks what it reads, so that a value it did not write is
+ * never taken for one it did.
  *
- * It holds the commands the features use, no more. Every method either resolves with Redis's answer,
+ * It holds the commands the stores use, no more. Every method either resolves with Redis's answer,
  * rejects with RedisUnavailableError when Redis cannot answer in time (disconnected, reconnecting or
  * hung: there is no offline queue), or rejects with Redis's own error reply.
  */
-export interface Redis {
+export interface RedisCommands {
+  /** GET and set the expiry in one command (GETEX); nothing is created when the key is missing. */
+  getex(key: string, opts: { ex: number }): Promise<unknown>
+  del(...keys: string[]): Promise<number>
+  /** A key's time to live in ms: -1 without an expiry, -2 when the key does not exist. */
+  pttl(key: string): Promise<number>
+  /** Sets a key's time to live in ms: 1, or 0 when the key does not exist. */
+  pexpire(key: string, ms: number): Promise<number>
+  /** A Lua script run by SHA (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
+  createScript<TResult = unknown>(source: string): Script<TResult>
+}
+
+/**
+ * The Redis connection an app is built with: the stores' commands, and what only a connection of our
+ * own offers, which Upstash's REST client does not: the live reader's blocking reads, the server's role,
+ * the connection's counters.
+ */
+export interface Redis extends RedisCommands {
   ping(): Promise<string>
   /**
    * The server's replication role as HELLO reports it: 'master' takes writes; 'replica' (a read-only
    * replica, e.g. the old primary after a failover) and 'sentinel' do not. Undefined when the server
    * does not say (HELLO without arguments needs Redis 6.2). HELLO, not ROLE: ROLE is an @admin command,
-   * which an application's ACL user often lacks, while every connection may send HELLO. Not Upstash.
+   * which an application's ACL user often lacks, while every connection may send HELLO.
    */
   role(): Promise<string | undefined>
-  /** GET and set the expiry in one command (GETEX); nothing is created when the key is missing. */
-  getex<T = unknown>(key: string, opts: { ex: number }): Promise<T | null>
   /**
-   * GETEX without deserialisation: the stored text as it is (Upstash's `automaticDeserialization: false`).
-   * For values that are not JSON, which `getex` would first try, and fail, to parse.
+   * A new dedicated connection for blocking stream reads (XREAD BLOCK), which a REST transport cannot
+   * offer: see StreamReader. Connects on first read.
    */
-  getexText(key: string, opts: { ex: number }): Promise<string | null>
-  set<T = unknown>(key: string, value: T, opts?: SetOptions): Promise<'OK' | null>
-  del(...keys: string[]): Promise<number>
-  /** A key's time to live in ms: -1 without an expiry, -2 when the key does not exist. */
-  pttl(key: string): Promise<number>
-  /** Sets a key's time to live in ms; false when the key does not exist. */
-  pexpire(key: string, ms: number): Promise<boolean>
-  /** A Lua script run by SHA (EVALSHA, then EVAL on NOSCRIPT), like Upstash's. */
-  createScript<TResult = unknown>(source: string): Script<TResult>
-  /** A new dedicated connection for blocking stream reads (not Upstash: see StreamReader). Connects on first read. */
   createStreamReader(): StreamReader
   /**
    * The connection's counters (command durations by family, errors by class, reconnects, the live
-   * readers' cycles), read by the app's metrics when scraped. Not Upstash.
+   * readers' cycles), read by the app's metrics when scraped.
    */
   readonly stats: RedisStats
 }
 
-export interface SetOptions {
-  /** Expire after this many seconds. */
-  ex?: number
-  /** Only set the key if it does not exist. */
-  nx?: boolean
-}
-
 export interface Script<TResult> {
-  exec(keys: readonly string[], args: readonly string[]): Promise<TResult>
-}
-
-function serialize(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value)
-}
-
-function deserialize<T>(raw: string | null): T | null {
-  if (raw === null) return null
-  try {
-    return JSON.parse(raw) as T
-  } catch {
-    return raw as T
-  }
+  exec(keys: string[], args: string[]): Promise<TResult>
 }
 
 /**
@@ -103,23 +90,10 @@ export function createRedisClient(client: NodeRedisClient, commandTimeoutMs: num
         throw error
       }
     },
-    getex: async <T>(key: string, { ex }: { ex: number }) =>
-      deserialize<T>(await call(() => client.getEx(key, { type: 'EX', value: ex }), keyFamily(key))),
-    getexText: (key, { ex }) => call(() => client.getEx(key, { type: 'EX', value: ex }), keyFamily(key)),
-    set: async (key, value, { ex, nx } = {}) => {
-      const reply = await call(
-        () =>
-          client.set(key, serialize(value), {
-            ...(ex !== undefined && { expiration: { type: 'EX', value: ex } }),
-            ...(nx && { condition: 'NX' }),
-          }),
-        keyFamily(key),
-      )
-      return reply === null ? null : 'OK'
-    },
+    getex: (key, { ex }) => call(() => client.getEx(key, { type: 'EX', value: ex }), keyFamily(key)),
     del: (...keys) => call(() => client.del(keys), keyFamily(keys[0])),
     pttl: (key) => call(() => client.pTTL(key), keyFamily(key)),
-    pexpire: async (key, ms) => (await call(() => client.pExpire(key, ms), keyFamily(key))) === 1,
+    pexpire: (key, ms) => call(() => client.pExpire(key, ms), keyFamily(key)),
     createScript: <TResult>(source: string): Script<TResult> => {
       const sha1 = createHash('sha1').update(source).digest('hex')
       // A script's first key is always of the same kind: its family is looked up once.

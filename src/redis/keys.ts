@@ -2,45 +2,62 @@
  * Every Redis key this service uses is built here, so no two features can collide and a reader can see the
  * whole keyspace at a glance. All keys share one prefix; each feature owns a segment under it.
  *
- * | key                          | type   | owner                    |
- * |------------------------------|--------|--------------------------|
- * | `hrs:session:v2:<id>`        | string | sessions: the data's JSON text (see session-patch.lua; always with a TTL) |
- * | `hrs:buf:{<name>}:items`     | stream | buffers: the items (see buffer-append.lua) |
- * | `hrs:buf:{<name>}:meta`      | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
- * | `hrs:rl:{<kind>:<subject>}`  | string | limits: one rate limit's state (see rate-limit.lua; with a TTL) |
- * | `hrs:sse:slots:{<session>}`  | zset   | limits: a session's open SSE streams, by lease expiry (see stream-slot-acquire.lua; TTL) |
- * | `hrs:user:{<sub>}:sessions`  | zset   | sessions: the live sessions of a user (see session-create.lua) |
- * | `hrs:revoked`                | stream | sessions: ids of ended sessions, so every replica ends their streams |
+ * Redis Cluster puts a key in one of 16,384 slots by the part between its first `{` and the next `}` (its
+ * hash tag), and one command or script may only touch keys of one slot. So every set of keys one script
+ * touches shares a tag: a buffer's two keys `{<name>}`, a user's sessions and their index `{<tag>}`, where
+ * the tag is the one a bound session's id starts with (see src/sessions/ids.ts). The revocation stream
+ * is alone in its slot and written by a command of its own (see doc/architecture.md, "Sessions").
+ *
+ * | key                                   | type   | owner                    |
+ * |---------------------------------------|--------|--------------------------|
+ * | `hrs:session:v3:{<tag>}:<id>`         | string | sessions: a binding line and the data's JSON text (see src/sessions/store.ts; always with a TTL) |
+ * | `hrs:user:{<tag>}:<sub>:sessions`     | zset   | sessions: the live sessions of a user, ids by creation time (see session-create.lua) |
+ * | `hrs:revoked`                         | stream | sessions: ids of ended sessions, so every replica ends their streams |
+ * | `hrs:buf:{<name>}:items`              | stream | buffers: the items (see buffer-append.lua) |
+ * | `hrs:buf:{<name>}:meta`               | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
+ * | `hrs:rl:{<kind>:<subject>}`           | string | limits: one rate limit's state (see rate-limit.lua; with a TTL) |
+ * | `hrs:sse:slots:{<session>}`           | zset   | limits: a session's open SSE streams, by lease expiry (see stream-slot-acquire.lua; TTL) |
+ * | `hrs:session:v2:<id>`                 | string | sessions, v2 layout: read until they expire, never written anew (see `v2Session`) |
+ * | `hrs:user:{<sub>}:sessions`           | zset   | sessions, v2 layout: a user's v2 sessions (see `v2UserSessions`) |
  */
 const KEY_PREFIX = 'hrs:'
 
 export const keys = {
   /**
-   * One browser session; `id` is base64url, so it cannot contain the `:` separators. `v2`: the string
-   * layout. Earlier builds of main kept a hash at `session:<id>`; the segment keeps those unread.
+   * One browser session. `tag` is the shard tag its id starts with, so that a user's sessions share a
+   * slot with the user's index; `id` is base64url, so neither can contain `{`, `}` or `:`. `v3`: the
+   * layout with a tag (v2 had none; an earlier build of main kept a hash at `session:<id>`).
    */
-  session: (id: string) => `${KEY_PREFIX}session:v2:${id}`,
-  /** What every session key starts with, for scripts that reach a user's sessions from their ids. */
-  sessionPrefix: () => `${KEY_PREFIX}session:v2:`,
+  session: (tag: string, id: string) => `${KEY_PREFIX}session:v3:{${tag}}:${id}`,
+  /**
+   * The sessions bound to user `sub` (a sorted set: session ids by creation time), for listing and
+   * revoking them, in the slot of `tag`, the tag of every session of that user. `sub` is URI-encoded,
+   * so it cannot break the hash tag or the separators.
+   */
+  userSessions: (tag: string, sub: string) =>
+    `${KEY_PREFIX}user:{${tag}}:${encodeURIComponent(sub)}:sessions`,
+  /** Ended sessions (a stream, trimmed to about 10,000 entries), which every replica's live reader follows. */
+  revokedSessions: () => `${KEY_PREFIX}revoked`,
   /**
    * A buffer's stream. Names are validated (`[A-Za-z0-9._:-]`, no braces), so the `{name}` hash tag
    * keeps a buffer's two keys in one cluster slot, and the `buf:` segment keeps every buffer key apart
    * from sessions and anything else.
    */
   bufferItems: (name: string) => `${KEY_PREFIX}buf:{${name}}:items`,
-  /**
-   * The sessions bound to user `sub` (a sorted set: session ids by creation time), for listing and
-   * revoking them. `sub` is URI-encoded, so it cannot break the hash tag or the separators.
-   */
-  userSessions: (sub: string) => `${KEY_PREFIX}user:{${encodeURIComponent(sub)}}:sessions`,
-  /** Ended sessions (a stream, trimmed to about 10,000 entries), which every replica's live reader follows. */
-  revokedSessions: () => `${KEY_PREFIX}revoked`,
   /** A buffer's resume bookkeeping (see doc/architecture.md, "Streams"). */
   bufferMeta: (name: string) => `${KEY_PREFIX}buf:{${name}}:meta`,
   /** One rate limit's state. The subject is any string (an address, a token): URI-encoded, no brace breaks the tag. */
   rateLimit: (kind: string, subject: string) => `${KEY_PREFIX}rl:{${kind}:${encodeURIComponent(subject)}}`,
   /** The SSE stream slots of one session (any string, URI-encoded like a rate limit's subject). */
   streamSlots: (session: string) => `${KEY_PREFIX}sse:slots:{${encodeURIComponent(session)}}`,
+  /**
+   * A session of the v2 layout, whose id carries no tag. Sessions are no longer written there, only read,
+   * patched, rotated away and ended until they expire: see doc/architecture.md, "Sessions", for when this
+   * and {@link v2UserSessions} can go.
+   */
+  v2Session: (id: string) => `${KEY_PREFIX}session:v2:${id}`,
+  /** A user's index of v2 sessions (their keys are in other slots: it only ever served one Redis). */
+  v2UserSessions: (sub: string) => `${KEY_PREFIX}user:{${encodeURIComponent(sub)}}:sessions`,
 } as const
 
 /** What a command touching a key is for, in the metrics' command durations: a small fixed set. */

@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto'
+import { SESSION_ID_PATTERN } from './ids.js'
 
 /*
  * The session cookie: its signature (who issued it) and its header text (how it travels).
@@ -9,13 +10,12 @@ import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'no
  */
 
 /**
- * The id's shape (see newSessionId in store.ts) and the signature's: checked before any HMAC. 32 bytes
+ * The signature's shape, checked before any HMAC, as the id's is (SESSION_ID_PATTERN, ids.ts). 32 bytes
  * are 43 base64url characters, whose last carries the signature's last 4 bits and 2 unused bits, which
  * the canonical encoding leaves zero: only 16 characters can end it. Node's decoder ignores those bits,
  * so without this the 3 other values of the last character would verify too (a changed cookie taken
  * as the same, where the promise is that any tampering is a 401).
  */
-const ID_PATTERN = /^[A-Za-z0-9_-]{32}$/
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
 /** How many verified cookie values a signer remembers. */
@@ -61,7 +61,7 @@ export class SessionCookieSigner {
     const dot = value.indexOf('.')
     const id = value.slice(0, dot)
     const presented = value.slice(dot + 1)
-    if (dot < 0 || !ID_PATTERN.test(id) || !SIGNATURE_PATTERN.test(presented)) return null
+    if (dot < 0 || !SESSION_ID_PATTERN.test(id) || !SIGNATURE_PATTERN.test(presented)) return null
     const presentedBytes = Buffer.from(presented, 'base64url')
     let signer = -1
     // Every secret is tried, even after a match, so timing does not reveal which secret signed it.

@@ -1,12 +1,12 @@
 import type { GrantTokens } from '../access/grant-tokens.js'
 import { type Grant, NO_GRANT } from '../access/grants.js'
 import { ServiceError } from '../lib/errors.js'
-import type { Redis } from '../redis/client.js'
+import type { RedisCommands } from '../redis/client.js'
 import { SessionCookie, SessionCookieSigner, type VerifiedSessionId } from './cookie.js'
 import { type Session, type SessionData, SessionStore } from './store.js'
 
 export interface SessionServiceOptions {
-  redis: Redis
+  redis: RedisCommands
   /** Verifies the grant tokens that browsers exchange for bound sessions. */
   grantTokens: GrantTokens
   /** SESSIONS_ANONYMOUS: whether a session may be created without a grant (it can read nothing). */
@@ -41,7 +41,7 @@ export interface CookieJar {
   setCookie(value: string): void
 }
 
-/** A signed cookie is 76 characters; anything much longer is not ours and is not worth verifying. */
+/** A signed cookie is 80 characters (76 with a v2 id); anything much longer is not ours and is not worth verifying. */
 const MAX_COOKIE_LENGTH = 256
 
 /** The failure of every request that needs a live session and has none. */

@@ -210,7 +210,7 @@ describe('Redis metrics', () => {
     await app.request('/sessions', { method: 'POST' })
     await app.request('/readyz')
     // A script's error reply: a string where a stream should be.
-    await redis.set('hrs:buf:{wrong}:items', 'x')
+    await redis.createScript("return redis.call('SET', KEYS[1], 'x')").exec(['hrs:buf:{wrong}:items'], [])
     await expect(
       redis.createScript("return redis.call('XLEN', KEYS[1])").exec(['hrs:buf:{wrong}:items'], []),
     ).rejects.toThrow(/WRONGTYPE/)

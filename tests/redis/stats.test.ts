@@ -60,8 +60,10 @@ describe('RedisStats', () => {
   })
 
   it('sorts keys into a few fixed families', () => {
-    expect(keyFamily(keys.session('abc'))).toBe('session')
-    expect(keyFamily(keys.userSessions('ada'))).toBe('session')
+    expect(keyFamily(keys.session('abcd', 'abcdef'))).toBe('session')
+    expect(keyFamily(keys.userSessions('abcd', 'ada'))).toBe('session')
+    expect(keyFamily(keys.v2Session('abc'))).toBe('session')
+    expect(keyFamily(keys.v2UserSessions('ada'))).toBe('session')
     expect(keyFamily(keys.revokedSessions())).toBe('session')
     expect(keyFamily(keys.bufferItems('orders'))).toBe('buffer')
     expect(keyFamily(keys.bufferMeta('orders'))).toBe('buffer')

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { SessionCookie, SessionCookieSigner } from '../../src/sessions/cookie.js'
+import { newSessionId } from '../../src/sessions/ids.js'
 
 describe('SessionCookie', () => {
   const cookie = new SessionCookie({ name: 'sid', maxAgeSeconds: 600, secure: true })
@@ -27,8 +28,7 @@ describe('SessionCookieSigner', () => {
   // Realistic secrets: SESSION_SECRET entries are at least 32 characters.
   const NEW_SECRET = 'new-session-secret-0123456789abcdef-rotated-in'
   const OLD_SECRET = 'old-session-secret-0123456789abcdef-rotated-out'
-  /** A session id as newSessionId makes them: 32 base64url characters. */
-  const newId = () => randomBytes(24).toString('base64url')
+  const newId = () => newSessionId()
 
   it('signs as `<id>.<HMAC-SHA256 of the id, base64url>` and verifies its own values', () => {
     const signer = new SessionCookieSigner([NEW_SECRET])
@@ -48,17 +48,28 @@ describe('SessionCookieSigner', () => {
 
     const newest = values[10_000] as string
     const again = signer.verify(newest)
-    expect(again).toEqual({ id: newest.slice(0, 32), current: true })
+    expect(again).toEqual({ id: newest.slice(0, 36), current: true })
     expect(again).toBe(results[10_000])
     // The second oldest is still remembered; the oldest was the one evicted.
     expect(signer.verify(values[1] as string)).toBe(results[1])
     expect(signer.remembered).toBe(10_000)
     const oldest = signer.verify(values[0] as string)
-    expect(oldest).toEqual({ id: (values[0] as string).slice(0, 32), current: true })
+    expect(oldest).toEqual({ id: (values[0] as string).slice(0, 36), current: true })
     expect(oldest).not.toBe(results[0])
     // Verifying it again remembered it again, within the same bound.
     expect(signer.remembered).toBe(10_000)
     expect(signer.verify(values[0] as string)).toBe(oldest)
+  })
+
+  it('verifies ids of 36 characters (a tag, then 192 random bits) and v2 ids of 32, no other length', () => {
+    const signer = new SessionCookieSigner([NEW_SECRET])
+    for (const id of [newId(), randomBytes(24).toString('base64url')]) {
+      expect(signer.verify(signer.sign(id))).toEqual({ id, current: true })
+    }
+    for (const length of [31, 33, 35, 37]) {
+      const id = newId().padEnd(length, 'A').slice(0, length)
+      expect(signer.verify(signer.sign(id)), `${length}`).toBeNull()
+    }
   })
 
   it('never remembers a failure', () => {
@@ -68,7 +79,7 @@ describe('SessionCookieSigner', () => {
     expect(signer.verify(good)).toEqual({ id, current: true })
     expect(signer.remembered).toBe(1)
 
-    const signature = good.slice(33)
+    const signature = good.slice(id.length + 1)
     const flipped = `${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`
     const failures = [
       // Garbage.
@@ -91,7 +102,7 @@ describe('SessionCookieSigner', () => {
       `${id}x.${signature}`,
       `${id}.${signature}A`,
       `${id}.${signature.slice(1)}`,
-      `${id.slice(0, 31)}+.${signature}`,
+      `${id.slice(0, -1)}+.${signature}`,
       `${id} .${signature}`,
       `${id}.${signature}`.repeat(200),
       `${'A'.repeat(64 * 1024)}.${signature}`,

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest'
 import type { ServiceApp } from '../../src/app.js'
-import { keys } from '../../src/redis/keys.js'
+import { sessionKey, userIndexKey } from '../../src/sessions/ids.js'
 import { buildTestApp } from '../support/app.js'
 import { appendNumbers, bufferName, servedUrl, tokenHeaders } from '../support/buffers.js'
 import { grantToken } from '../support/grants.js'
@@ -125,18 +125,17 @@ describe("a user's session index", () => {
     const sub = `user-${bufferName('index')}`
     const grant = await grantToken({ sub, read: ['x'] })
     for (let n = 0; n < 50; n++) await sessionFor(app, grant)
-    expect(await client.zCard(keys.userSessions(sub))).toBe(50)
+    expect(await client.zCard(userIndexKey(sub))).toBe(50)
     // What expiry does, at once: every session key goes.
-    for (const id of await client.zRange(keys.userSessions(sub), 0, -1))
-      await client.pExpire(keys.session(id), 1)
+    for (const id of await client.zRange(userIndexKey(sub), 0, -1)) await client.pExpire(sessionKey(id), 1)
     await new Promise((resolve) => setTimeout(resolve, 20))
     const live = await sessionFor(app, grant)
     const listed = await app.request(`/users/${sub}/sessions`, { headers: tokenHeaders })
     const { sessions } = (await listed.json()) as { sessions: { fingerprint: string }[] }
     expect(sessions).toHaveLength(1)
     expect(JSON.stringify(sessions)).not.toContain(live.split('=')[1]?.split('.')[0])
-    expect(await client.zCard(keys.userSessions(sub))).toBe(1)
-    expect(await client.pTTL(keys.userSessions(sub))).toBeGreaterThan(0)
+    expect(await client.zCard(userIndexKey(sub))).toBe(1)
+    expect(await client.pTTL(userIndexKey(sub))).toBeGreaterThan(0)
   })
 
   it('keeps at most 100 sessions per user: the 101st ends the oldest', async () => {
@@ -145,7 +144,7 @@ describe("a user's session index", () => {
     const grant = await grantToken({ sub, read: ['x'] })
     const cookies: string[] = []
     for (let n = 0; n < 102; n++) cookies.push(await sessionFor(app, grant))
-    expect(await client.zCard(keys.userSessions(sub))).toBe(100)
+    expect(await client.zCard(userIndexKey(sub))).toBe(100)
     const status = async (cookie: string) =>
       (await app.request('/sessions/current', { headers: { Cookie: cookie } })).status
     expect([await status(cookies[0] as string), await status(cookies[1] as string)]).toEqual([401, 401])

@@ -45,6 +45,9 @@ export const DECISIONS: Record<string, readonly Outcome[]> = {
   'GET /users/:sub/sessions': [U, U, U, U, F, F, F, ...BAD_TOKENS, F, 200],
   'DELETE /users/:sub/sessions': [U, U, U, U, F, F, F, ...BAD_TOKENS, F, 200],
   'GET /sessions/current': [U, 200, 200, 200, U, U, U, U, U, U, U, U, U, U],
+  // The contract and its reference page: public, they describe the API and hold no secret.
+  'GET /openapi.json': CREDENTIALS.map(() => 200),
+  'GET /docs': CREDENTIALS.map(() => 200),
 }
 
 /** The table as Markdown, as doc/security.md shows it. */

@@ -18,17 +18,21 @@ const envs = new WeakMap<ServiceApp, Env>()
 export const envOf = (app: ServiceApp): Env | undefined => envs.get(app)
 
 /**
- * Builds the app as main.ts does (connectRedis, then createApp) against `redisUrl`, and closes it after
- * the file's tests, or after the test that built it. `overrides` are raw environment variables,
- * validated by loadEnv.
+ * Builds the app as main.ts does (connectRedis, then createApp, with the request spans when the
+ * environment turns tracing on) against `redisUrl`, and closes it after the file's tests, or after the
+ * test that built it. `overrides` are raw environment variables, validated by loadEnv.
  */
 export async function buildTestApp(
   redisUrl: string,
   overrides: Record<string, string> = {},
 ): Promise<TestApp> {
   const env = testEnv(redisUrl, overrides)
+  // As main.ts does; spans go wherever the test's own startTracing sends them.
+  const requestSpans = env.tracing
+    ? (await import('../../src/http/middleware/request-spans.js')).requestSpans()
+    : undefined
   const { redis, client } = await connectRedis(env)
-  const app = createApp(env, redis)
+  const app = createApp(env, redis, { requestSpans })
   envs.set(app, env)
   const close = async () => {
     await app.lifecycle.close()

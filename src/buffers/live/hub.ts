@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks'
 import { backoffDelay } from '../../lib/backoff.js'
 import type { Logger } from '../../process/logger.js'
 import type { SseCounters } from '../../process/metrics.js'
@@ -151,6 +152,10 @@ export class LiveHub {
   #readingKeys: ReadonlySet<string> | undefined
   #readStartedAt: number | undefined
   #failure: string | undefined
+  // The reader's loop serves every subscriber, not the request whose join started it: it runs in the
+  // async context the hub was built in, so that nothing bound to that request (its tracing span) is
+  // carried into every read after it.
+  readonly #startLoop = AsyncResource.bind(() => void this.#run())
 
   constructor({ reader, logger, onRevoked, counters }: LiveHubOptions) {
     this.#reader = reader
@@ -209,7 +214,7 @@ export class LiveHub {
 
   #wake(key: string): void {
     if (!this.#running) {
-      void this.#run()
+      this.#startLoop()
     } else if (this.#idle) {
       this.#idle()
     } else if (this.#readingKeys && !this.#readingKeys.has(key)) {

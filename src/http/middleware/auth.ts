@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { Context } from 'hono'
+import type { Context, Env } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { GrantTokens, VerifiedGrant } from '../../access/grant-tokens.js'
 import { type Access, allows, type Grant } from '../../access/grants.js'
@@ -112,7 +112,7 @@ export function authorization({ adminTokens, metricsTokens, grantTokens }: AuthO
   }
 
   const requireBearer = (allowed: readonly Bearer['kind'][], what: string) =>
-    createMiddleware(async (c, next) => {
+    createMiddleware<Env>(async (c, next) => {
       const credential = await bearer(c)
       if (credential === null) throw tokenMissing()
       if (!allowed.includes(credential.kind)) throw notCovered(what)

@@ -1,6 +1,5 @@
-import { zValidator } from '@hono/zod-validator'
+import type { Context } from 'hono'
 import { z } from 'zod'
-import { ServiceError } from '../../lib/errors.js'
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i
 
@@ -47,22 +46,17 @@ function jsonProblem(value: unknown): { path: string[]; message: string } | unde
   return undefined
 }
 
-function describeIssues(error: {
-  issues: readonly { path: readonly PropertyKey[]; message: string }[]
-}): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ')
-}
-
 /**
- * Validates a JSON request body against `schema`; handlers read it with `c.req.valid('json')`.
+ * The JSON body of a route defined with @hono/zod-openapi (`createRoute({ request: { body: jsonBody(schema) } })`):
+ * `schema` validates it and documents it, and handlers read it with `c.req.valid('json')`.
+ *
  * Bad input is always a 4xx JSON error: a request that names another media type is 415 whatever its
  * length (the validator would otherwise read it as `{}`), malformed JSON is 400 `bad_request`, a schema
- * mismatch is 400 `invalid_body` naming each offending field. Before the schema (whose recursion a deep
- * body could overflow), a body nested deeper than JSON_MAX_DEPTH, a number too large to be finite, or a
- * `__proto__` key at any depth is 400 `invalid_body` too, naming where (see jsonProblem). A request with
- * neither a Content-Type nor a body validates `{}`; a body without a Content-Type is 415.
+ * mismatch is 400 `invalid_body` naming each offending field (see {@link rejectInvalid}). Before the
+ * schema (whose recursion a deep body could overflow), a body nested deeper than JSON_MAX_DEPTH, a number
+ * too large to be finite, or a `__proto__` key at any depth is 400 `invalid_body` too, naming where (see
+ * jsonProblem). A request with neither a Content-Type nor a body validates `{}` (so the body is
+ * `required` to the validator, which then always runs the schema); a body without a Content-Type is 415.
  *
  * The media type is refused even for an empty body: an HTML form can send a cross-site POST
  * (urlencoded, multipart or text/plain, never JSON) without a preflight, so a route that took an empty
@@ -73,28 +67,37 @@ function describeIssues(error: {
  *
  * @example
  * ```ts
- * app.post('/things', jsonBody(z.object({ name: z.string() })), (c) => c.json(c.req.valid('json')))
+ * const route = createRoute({ method: 'post', path: '/things', request: { body: jsonBody(thing) }, responses })
+ * const withExample = jsonBody(thing, { description: 'A thing.', example: { name: 'x' } })
  * ```
  */
-export const jsonBody = <Schema extends z.ZodType>(schema: Schema) =>
-  zValidator(
-    'json',
-    z
-      .unknown()
-      .check((ctx) => {
-        const problem = jsonProblem(ctx.value)
-        if (problem) ctx.issues.push({ code: 'custom', ...problem, input: ctx.value })
-      })
-      .pipe(schema),
-    (result, c) => {
-      const contentType = c.req.header('Content-Type')
-      const acceptable =
-        contentType === undefined
-          ? c.req.raw.body === null || c.req.header('Content-Length') === '0'
-          : JSON_MEDIA_TYPE.test(contentType.split(';')[0]?.trim() ?? '')
-      if (!acceptable) {
-        throw new ServiceError('unsupported', 'unsupported_media_type', 'Send the body as application/json')
-      }
-      if (!result.success) throw new ServiceError('invalid', 'invalid_body', describeIssues(result.error))
-    },
-  )
+export const jsonBody = <Schema extends z.ZodType>(
+  schema: Schema,
+  { description, example }: { description?: string; example?: z.input<Schema> } = {},
+) => ({
+  required: true,
+  ...(description !== undefined && { description }),
+  content: { 'application/json': { schema: checkedJson(schema), ...(example !== undefined && { example }) } },
+})
+
+/**
+ * `schema` behind the walk that refuses what no schema may see. A preprocess, not a pipe after
+ * `z.unknown()`: the document shows a preprocess's target schema, and clients see its input type.
+ */
+const checkedJson = <Schema extends z.ZodType>(schema: Schema) =>
+  z.preprocess<unknown, Schema, z.input<Schema>>((value, ctx) => {
+    const problem = jsonProblem(value)
+    if (problem) ctx.addIssue({ code: 'custom', ...problem, input: value })
+    return value
+  }, schema)
+
+/**
+ * Whether the request's body may be read as JSON: a JSON media type, or no Content-Type and no body.
+ * @hono/zod-openapi refuses other media types itself, but takes an empty `Content-Type:` for none.
+ */
+export function isJsonRequest(c: Context): boolean {
+  const contentType = c.req.header('Content-Type')
+  return contentType === undefined
+    ? c.req.raw.body === null || c.req.header('Content-Length') === '0'
+    : JSON_MEDIA_TYPE.test(contentType.split(';')[0]?.trim() ?? '')
+}

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { Hono } from 'hono'
+import { createRoute, z } from '@hono/zod-openapi'
 import { SignJWT } from 'jose'
+import { json, success } from '../openapi/responses.js'
+import { apiRoutes } from '../openapi/routes.js'
 
 export interface DevGrantOptions {
   /** The first GRANT_SECRET: what a deployment's own backend would sign with. */
@@ -10,6 +12,16 @@ export interface DevGrantOptions {
 /** How long a development grant lasts. */
 const DEV_GRANT_TTL_SECONDS = 3600
 
+const mint = createRoute({
+  method: 'post',
+  path: '/dev/grant',
+  // Not part of the contract: no deployment serves it (see below).
+  hide: true,
+  responses: {
+    200: success('A grant to read every buffer.', json(z.object({ grant: z.string(), note: z.string() }))),
+  },
+})
+
 /**
  * `POST /dev/grant`: a grant token to read every buffer, for the demo page at `/`, standing in for the
  * backend that mints grants in a real deployment (doc/security.md shows how). createApp mounts it only
@@ -18,13 +30,16 @@ const DEV_GRANT_TTL_SECONDS = 3600
  */
 export function devGrantRoutes({ secret }: DevGrantOptions) {
   const key = new TextEncoder().encode(secret)
-  return new Hono().post('/dev/grant', async (c) => {
+  return apiRoutes().openapi(mint, async (c) => {
     const token = await new SignJWT({ buffers: { read: ['*'] } })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(`dev-${randomBytes(6).toString('hex')}`)
       .setIssuedAt()
       .setExpirationTime(`${DEV_GRANT_TTL_SECONDS}s`)
       .sign(key)
-    return c.json({ grant: token, note: 'development only: a real deployment mints grants in its backend' })
+    return c.json(
+      { grant: token, note: 'development only: a real deployment mints grants in its backend' },
+      200,
+    )
   })
 }

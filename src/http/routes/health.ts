@@ -1,9 +1,12 @@
-import { Hono } from 'hono'
+import { createRoute, z } from '@hono/zod-openapi'
 import type { Deadline } from '../../lib/deadline.js'
 import type { Lifecycle } from '../../process/lifecycle.js'
 import type { Redis } from '../../redis/client.js'
 import { RedisTimeoutError, replyDeadline } from '../../redis/failures.js'
 import type { ServiceVariables } from '../middleware/services.js'
+import { errorResponses, success } from '../openapi/responses.js'
+import { apiRoutes } from '../openapi/routes.js'
+import { SECURITY } from '../openapi/security.js'
 
 /**
  * Liveness and readiness, in the IETF health-check draft format (`application/health+json`).
@@ -22,6 +25,54 @@ export interface HealthOptions {
 }
 
 const HEALTH_HEADERS = { 'Content-Type': 'application/health+json', 'Cache-Control': 'no-store' }
+
+const status = z.enum(['pass', 'fail'])
+const healthCheck = z.object({
+  status,
+  output: z.string().optional().openapi({ description: 'Why it fails.' }),
+  observedValue: z.union([z.number(), z.string()]).optional(),
+  observedUnit: z.string().optional(),
+  time: z.iso.datetime(),
+})
+const health = z
+  .object({
+    status,
+    output: z
+      .string()
+      .optional()
+      .openapi({ description: 'Why it fails: every failing check, joined by `; `.' }),
+    checks: z.record(z.string(), z.array(healthCheck)).optional(),
+  })
+  .openapi('Health', { description: 'The IETF health-check draft format.' })
+type Health = z.infer<typeof health>
+
+const healthContent = { 'application/health+json': { schema: health } }
+const probe = { tags: ['Health'], security: SECURITY.public, method: 'get' as const }
+
+const liveness = createRoute({
+  ...probe,
+  path: '/healthz',
+  summary: 'Liveness',
+  description: 'Never touches Redis, and keeps passing during shutdown.',
+  responses: {
+    200: success('Alive.', healthContent),
+    ...errorResponses([]),
+  },
+})
+
+const readiness = createRoute({
+  ...probe,
+  path: '/readyz',
+  summary: 'Readiness',
+  description:
+    'PINGs Redis within READY_TIMEOUT_MS and asks its role in the same round trip; fails while Redis is ' +
+    'unreachable, too slow or read-only, while the live SSE reader is down with streams open, or during shutdown.',
+  responses: {
+    200: success('Ready: send traffic here.', healthContent),
+    503: success('Not ready; `output` says why.', healthContent),
+    ...errorResponses([]),
+  },
+})
 
 type Outcome = { ok: true; ms: number; role: string | undefined } | { ok: false; reason: string }
 
@@ -51,18 +102,18 @@ function roleFailure(role: string | undefined): string | undefined {
 
 export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthOptions) {
   const ready = replyDeadline(readyTimeoutMs)
-  return new Hono<{ Variables: ServiceVariables }>()
-    .get('/healthz', (c) => c.body(JSON.stringify({ status: 'pass' }), 200, HEALTH_HEADERS))
-    .get('/readyz', async (c) => {
+  return apiRoutes<{ Variables: ServiceVariables }>()
+    .openapi(liveness, (c) => c.json({ status: 'pass' } satisfies Health, 200, HEALTH_HEADERS))
+    .openapi(readiness, async (c) => {
       const time = new Date().toISOString()
       if (lifecycle.shuttingDown) {
-        return c.body(JSON.stringify({ status: 'fail', output: 'shutting down' }), 503, HEALTH_HEADERS)
+        return c.json({ status: 'fail', output: 'shutting down' } satisfies Health, 503, HEALTH_HEADERS)
       }
       const redis = await probeWithin(c.get('redis'), ready)
       const readOnly = redis.ok ? roleFailure(redis.role) : undefined
       const failures = redis.ok ? [] : [redis.reason]
       if (readOnly) failures.push(readOnly)
-      const body: Record<string, unknown> = {
+      const body: Pick<Health, 'checks'> = {
         checks: {
           'redis:responseTime': [
             redis.ok
@@ -89,8 +140,9 @@ export function healthRoutes({ lifecycle, readyTimeoutMs, checks = {} }: HealthO
           ),
         },
       }
-      const status = failures.length === 0 ? 'pass' : 'fail'
-      const payload = { status, ...(failures.length > 0 && { output: failures.join('; ') }), ...body }
-      return c.body(JSON.stringify(payload), status === 'pass' ? 200 : 503, HEALTH_HEADERS)
+      if (failures.length === 0)
+        return c.json({ status: 'pass', ...body } satisfies Health, 200, HEALTH_HEADERS)
+      const payload: Health = { status: 'fail', output: failures.join('; '), ...body }
+      return c.json(payload, 503, HEALTH_HEADERS)
     })
 }

@@ -1,36 +1,100 @@
-import { createHash } from 'node:crypto'
-import { Hono } from 'hono'
+import { createRoute, z } from '@hono/zod-openapi'
+import { sessionFingerprint } from '../../sessions/ids.js'
 import type { authorization } from '../middleware/auth.js'
 import type { ServiceVariables } from '../middleware/services.js'
+import { type ErrorCode, errorResponses, json, success } from '../openapi/responses.js'
+import { apiRoutes } from '../openapi/routes.js'
+import { SECURITY } from '../openapi/security.js'
 
 export interface UserRouteOptions {
   /** The session admin API takes the admin token (API_TOKEN) only. */
   auth: ReturnType<typeof authorization>
 }
 
-/** A session's name in listings: enough to tell sessions apart, never enough to use one. */
-const fingerprint = (id: string) => createHash('sha256').update(id).digest('base64url').slice(0, 12)
+const userParams = z.object({
+  sub: z.string().openapi({ description: "The user: a grant token's `sub`.", example: 'ada' }),
+})
+
+const userSessions = z
+  .object({
+    sessions: z.array(
+      z.object({
+        fingerprint: z.string().openapi({ description: 'Tells sessions apart; never enough to use one.' }),
+        createdAt: z.iso.datetime(),
+        lastSeenAt: z.iso.datetime(),
+        expiresAt: z.iso.datetime(),
+        grant: z.object({
+          read: z.array(z.string()),
+          write: z.array(z.string()),
+          expiresAt: z.iso.datetime(),
+        }),
+      }),
+    ),
+  })
+  .openapi('UserSessions')
+
+const ADMIN_ERRORS = [
+  'unauthorized',
+  'invalid_grant',
+  'forbidden',
+  'rate_limited',
+  'redis_unavailable',
+] as const satisfies readonly ErrorCode[]
+const admin = { tags: ['Session admin'], security: SECURITY.admin, request: { params: userParams } }
+
+const listSessions = createRoute({
+  ...admin,
+  method: 'get',
+  path: '/users/{sub}/sessions',
+  summary: "List a user's live sessions",
+  responses: {
+    200: success('The live sessions, by fingerprint (never the id or the cookie).', json(userSessions)),
+    ...errorResponses(ADMIN_ERRORS),
+  },
+})
+
+const endSessions = createRoute({
+  ...admin,
+  method: 'delete',
+  path: '/users/{sub}/sessions',
+  summary: 'End every session of a user ("log out everywhere")',
+  description: 'Every stream they opened ends too, on every replica.',
+  responses: {
+    200: success(
+      'How many sessions ended.',
+      json(z.object({ ended: z.number().int().min(0) }).openapi('Ended')),
+    ),
+    ...errorResponses([...ADMIN_ERRORS, 'payload_too_large']),
+  },
+})
 
 /**
  * The session admin API, per user (a grant token's `sub`): list a user's live sessions, and end them
  * all ("log out everywhere"), which also ends every stream they opened, on every replica.
  */
 export function userRoutes({ auth }: UserRouteOptions) {
-  return new Hono<{ Variables: ServiceVariables }>()
-    .get('/users/:sub/sessions', auth.admin, async (c) => {
-      const sessions = await c.get('sessions').listUser(c.req.param('sub'))
-      return c.json({
-        sessions: sessions.map(({ id, binding, expiresAt }) => ({
-          fingerprint: fingerprint(id),
-          createdAt: new Date(binding.createdAt).toISOString(),
-          lastSeenAt: new Date(expiresAt.getTime() - c.get('sessions').ttlMs).toISOString(),
-          expiresAt: expiresAt.toISOString(),
-          grant: { ...binding.grant, expiresAt: new Date(binding.grantExpiresAt).toISOString() },
-        })),
-      })
+  return apiRoutes<{ Variables: ServiceVariables }>()
+    .openapi({ ...listSessions, middleware: [auth.admin] as const }, async (c) => {
+      const sessions = await c.get('sessions').listUser(c.req.valid('param').sub)
+      return c.json(
+        {
+          sessions: sessions.map(({ id, binding, expiresAt }) => ({
+            fingerprint: sessionFingerprint(id),
+            createdAt: new Date(binding.createdAt).toISOString(),
+            lastSeenAt: new Date(expiresAt.getTime() - c.get('sessions').ttlMs).toISOString(),
+            expiresAt: expiresAt.toISOString(),
+            grant: {
+              read: [...binding.grant.read],
+              write: [...binding.grant.write],
+              expiresAt: new Date(binding.grantExpiresAt).toISOString(),
+            },
+          })),
+        },
+        200,
+      )
     })
-    .delete('/users/:sub/sessions', auth.admin, async (c) => {
-      const ended = await c.get('sessions').revokeUser(c.req.param('sub'))
-      return c.json({ ended })
+    .openapi({ ...endSessions, middleware: [auth.admin] as const }, async (c) => {
+      const ended = await c.get('sessions').revokeUser(c.req.valid('param').sub)
+      return c.json({ ended }, 200)
     })
 }

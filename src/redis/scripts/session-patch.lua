@@ -8,22 +8,31 @@
   members are compared and replaced as JSON text. Keys are JSON-encoded by JSON.stringify on both sides,
   so equal keys have equal text.
 
+  A stored value whose structure is not that of an object (the data, and the binding line when there is
+  one) is not one this service wrote: it is left alone and reported, rather than scanned into a merge.
+  Not lua-cjson, which would check more: it refuses escaped lone surrogates, which JSON.stringify writes.
+
   KEYS[1]          session key
-  ARGV[1]          TTL in seconds
+  ARGV[1]          TTL in seconds, or 'keep' to keep the expiry the key has (a v2 session: see
+                   session-v2-read.lua)
   ARGV[2]          largest allowed size of the merged data as JSON, in bytes
   ARGV[3]          n, the number of keys to set
   ARGV[4..3+2n]    JSON-encoded key, JSON-encoded value pairs to set
   ARGV[4+2n..]     JSON-encoded keys to remove (those the patch set to null)
 
   Returns {0} when the session does not exist, {1, size} when the merge would exceed the limit (nothing
-  is written), or {2, merged JSON text, binding line} with the expiry reset.
+  is written), {2, merged JSON text, binding line} with the expiry reset, or {3} when the stored value
+  is not a session's (nothing is written).
 ]]
 
--- The index just past the JSON string that starts (with its quote) at index i.
+-- The index just past the JSON string that starts (with its quote) at index i; nil if it never ends.
 local function stringEnd(json, i)
   local at = i + 1
   while true do
     local found = string.find(json, '[\\"]', at)
+    if not found then
+      return nil
+    end
     if string.sub(json, found, found) == '"' then
       return found + 1
     end
@@ -31,7 +40,7 @@ local function stringEnd(json, i)
   end
 end
 
--- The index just past the JSON value that starts at index i.
+-- The index just past the JSON value that starts at index i; nil if it never ends.
 local function valueEnd(json, i)
   local first = string.sub(json, i, i)
   if first == '"' then
@@ -43,15 +52,25 @@ local function valueEnd(json, i)
   local depth, at = 1, i + 1
   while depth > 0 do
     local found = string.find(json, '[%[%]{}"]', at)
+    if not found then
+      return nil
+    end
     local char = string.sub(json, found, found)
     if char == '"' then
       at = stringEnd(json, found)
+      if not at then
+        return nil
+      end
     else
       depth = depth + ((char == '{' or char == '[') and 1 or -1)
       at = found + 1
     end
   end
   return at
+end
+
+local function isObject(json)
+  return string.sub(json, 1, 1) == '{' and string.sub(json, -1) == '}'
 end
 
 local key = KEYS[1]
@@ -66,14 +85,21 @@ local lineEnd = string.find(stored, '\n', 1, true)
 if lineEnd then
   binding, current = string.sub(stored, 1, lineEnd), string.sub(stored, lineEnd + 1)
 end
+if not isObject(current) or (lineEnd and not isObject(string.sub(binding, 1, -2))) then
+  return {3}
+end
 
 -- The current members, in order: names[k] is the k-th key's JSON text, values[name] its value's.
 local names, values = {}, {}
 local at = 2 -- past '{'
 while at < #current do
-  local nameEnd = stringEnd(current, at)
+  local nameEnd = string.sub(current, at, at) == '"' and stringEnd(current, at)
+  local valueFinish = nameEnd and string.sub(current, nameEnd, nameEnd) == ':' and valueEnd(current, nameEnd + 1)
+  local after = valueFinish and string.sub(current, valueFinish, valueFinish)
+  if after ~= ',' and after ~= '}' then
+    return {3}
+  end
   local name = string.sub(current, at, nameEnd - 1)
-  local valueFinish = valueEnd(current, nameEnd + 1) -- past ':'
   names[#names + 1] = name
   values[name] = string.sub(current, nameEnd + 1, valueFinish - 1)
   at = valueFinish + 1 -- past ',' or '}'
@@ -102,5 +128,9 @@ if #merged > tonumber(ARGV[2]) then
   return {1, #merged}
 end
 
-redis.call('SET', key, binding .. merged, 'EX', ARGV[1])
+if ARGV[1] == 'keep' then
+  redis.call('SET', key, binding .. merged, 'KEEPTTL')
+else
+  redis.call('SET', key, binding .. merged, 'EX', ARGV[1])
+end
 return {2, merged, binding}

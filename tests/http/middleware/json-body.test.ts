@@ -1,21 +1,25 @@
 import { request as httpRequest } from 'node:http'
-import { Hono } from 'hono'
+import { createRoute, z } from '@hono/zod-openapi'
 import { describe, expect, inject, it } from 'vitest'
-import { z } from 'zod'
 import { handleError } from '../../../src/http/middleware/error-handler.js'
 import { jsonBody } from '../../../src/http/middleware/json-body.js'
+import { apiRoutes } from '../../../src/http/openapi/routes.js'
 import { keys } from '../../../src/redis/keys.js'
 import { buildTestApp } from '../../support/app.js'
 import { bufferName, servedUrl, tokenHeaders } from '../../support/buffers.js'
 import { captureLogs } from '../../support/logs.js'
 
+const echo = createRoute({
+  method: 'post',
+  path: '/things',
+  request: { body: jsonBody(z.object({ name: z.string().default('none') })) },
+  responses: { 200: { description: 'What it validated.' } },
+})
+
 /** A JSON route that echoes what it validated. */
 function echoApp() {
-  const app = new Hono()
+  const app = apiRoutes().openapi(echo, (c) => c.json(c.req.valid('json'), 200))
   app.onError(handleError(captureLogs().logger))
-  app.post('/things', jsonBody(z.object({ name: z.string().default('none') })), (c) =>
-    c.json(c.req.valid('json')),
-  )
   return app
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, inject, it } from 'vitest'
 import { keys } from '../../../src/redis/keys.js'
+import { sessionKey } from '../../../src/sessions/ids.js'
 import { buildTestApp } from '../../support/app.js'
 import { appendNumbers, bufferName, range, tokenHeaders } from '../../support/buffers.js'
 import { grantToken } from '../../support/grants.js'
@@ -117,7 +118,7 @@ describe('buffers', async () => {
           (await app.request(`/buffers/${name}`, { method: 'DELETE', headers: tokenHeaders })).status,
         ).toBe(204)
       }
-      expect(await client.type(keys.session(id))).toBe('string')
+      expect(await client.type(sessionKey(id))).toBe('string')
       expect((await app.request('/sessions/current', { headers: { Cookie: cookie } })).status).toBe(200)
     })
   })

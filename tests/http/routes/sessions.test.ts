@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from 'vitest'
 import { keys } from '../../../src/redis/keys.js'
 import { SessionCookieSigner } from '../../../src/sessions/cookie.js'
+import { sessionKey } from '../../../src/sessions/ids.js'
 import { buildTestApp } from '../../support/app.js'
 import { TEST_SESSION_SECRET } from '../../support/env.js'
 import { grantToken } from '../../support/grants.js'
@@ -49,19 +50,19 @@ describe('POST /sessions', () => {
   it('creates a session in Redis, with a TTL, and returns its id, data and expiry', async () => {
     const before = Date.now()
     const { body, res } = await createSession({ user: 'ada', roles: ['admin'], n: 9007199254740991 })
-    expect(body.id).toMatch(/^[A-Za-z0-9_-]{32}$/)
+    expect(body.id).toMatch(/^[A-Za-z0-9_-]{36}$/)
     expect(body.data).toEqual({ user: 'ada', roles: ['admin'], n: 9007199254740991 })
     const expiresAt = Date.parse(body.expiresAt)
     expect(expiresAt).toBeGreaterThanOrEqual(before + 86_400_000)
     expect(expiresAt).toBeLessThan(Date.now() + 86_400_000 + 1000)
-    expect(await client.ttl(keys.session(body.id))).toBeGreaterThan(86_300)
+    expect(await client.ttl(sessionKey(body.id))).toBeGreaterThan(86_300)
     expect(res.headers.get('set-cookie')).not.toContain(`sid=${body.id};`)
   })
 
   it('sets an HttpOnly, SameSite=Lax, Path=/ cookie with Max-Age = TTL, without Secure outside production', async () => {
     const { res } = await createSession()
     const cookie = res.headers.get('set-cookie') ?? ''
-    expect(cookie).toMatch(/^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43};/)
+    expect(cookie).toMatch(/^sid=[A-Za-z0-9_-]{36}\.[A-Za-z0-9_-]{43};/)
     expect(cookie).toContain('Max-Age=86400')
     expect(cookie).toContain('HttpOnly')
     expect(cookie).toContain('SameSite=Lax')
@@ -130,7 +131,7 @@ describe('POST /sessions over a live session', () => {
     expect(fresh.id).not.toBe(old.id)
     // The body's data, not the old session's.
     expect(fresh.data).toEqual({ b: 2 })
-    expect(await client.exists(keys.session(old.id))).toBe(0)
+    expect(await client.exists(sessionKey(old.id))).toBe(0)
     // store.end's announcement, which ends the old session's streams on every replica.
     const recent = await client.xRevRange(keys.revokedSessions(), '+', '-', { COUNT: 100 })
     expect((recent ?? []).some((entry) => entry.message.s === old.id)).toBe(true)
@@ -161,15 +162,15 @@ describe('GET /sessions/current', () => {
 
   it('slides the TTL: a read resets it to the full TTL', async () => {
     const { body, cookie } = await createSession()
-    await client.expire(keys.session(body.id), 100)
-    expect(await client.ttl(keys.session(body.id))).toBeLessThanOrEqual(100)
+    await client.expire(sessionKey(body.id), 100)
+    expect(await client.ttl(sessionKey(body.id))).toBeLessThanOrEqual(100)
     await app.request('/sessions/current', withCookie(cookie))
-    expect(await client.ttl(keys.session(body.id))).toBeGreaterThan(86_300)
+    expect(await client.ttl(sessionKey(body.id))).toBeGreaterThan(86_300)
   })
 
   it("never reads a hash an earlier build left at the old key: 401, not Redis's WRONGTYPE", async () => {
     const { body, cookie } = await createSession({ a: 1 })
-    await client.del(keys.session(body.id))
+    await client.del(sessionKey(body.id))
     await client.hSet(`hrs:session:${body.id}`, { '@': '1', '"a"': '1' })
     expect((await app.request('/sessions/current', withCookie(cookie))).status).toBe(401)
     expect((await patch(cookie, { b: 2 })).status).toBe(401)
@@ -180,7 +181,7 @@ describe('GET /sessions/current', () => {
 
   it('gives 401 for an expired session', async () => {
     const { body, cookie } = await createSession()
-    await client.del(keys.session(body.id))
+    await client.del(sessionKey(body.id))
     const res = await app.request('/sessions/current', withCookie(cookie))
     expect(res.status).toBe(401)
     expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } })
@@ -292,7 +293,7 @@ describe('POST /sessions/current/rotate', () => {
     expect(newCookie).not.toBe(cookie)
     expect((await app.request('/sessions/current', withCookie(cookie))).status).toBe(401)
     expect((await app.request('/sessions/current', withCookie(newCookie))).status).toBe(200)
-    expect(await client.ttl(keys.session(rotated.id))).toBeGreaterThan(86_300)
+    expect(await client.ttl(sessionKey(rotated.id))).toBeGreaterThan(86_300)
   })
 })
 
@@ -302,7 +303,7 @@ describe('DELETE /sessions/current', () => {
     const res = await app.request('/sessions/current', withCookie(cookie, { method: 'DELETE' }))
     expect(res.status).toBe(204)
     expect(res.headers.get('set-cookie')).toMatch(/^sid=;.*Max-Age=0/)
-    expect(await client.exists(keys.session(body.id))).toBe(0)
+    expect(await client.exists(sessionKey(body.id))).toBe(0)
     expect((await app.request('/sessions/current', withCookie(cookie))).status).toBe(401)
   })
 
