@@ -4,11 +4,13 @@
  * covers this file; tests/examples/typed-client.test.ts runs it against a real service).
  *
  * It creates a session from a grant token, appends with the admin token, reads a page with the
- * session cookie, and follows the buffer live with EventSource until the appended item arrives.
+ * session cookie, follows the buffer live with EventSource until the appended item arrives, then
+ * follows it and a second buffer over one stream (`GET /events`) until the same item arrives there.
  *
  *   SERVICE_URL=http://localhost:3000 API_TOKEN=... GRANT_TOKEN=... npx tsx examples/typed-client.ts [buffer]
  *
- * GRANT_TOKEN is a grant that reads the buffer, minted by your backend (doc/security.md); under
+ * GRANT_TOKEN is a grant that reads the buffer and `<buffer>.other`, minted by your backend
+ * (doc/security.md); under
  * `npm run local`, `curl -s -X POST localhost:3000/dev/grant` gives one.
  */
 import { EventSource } from 'eventsource'
@@ -49,24 +51,36 @@ const read = await client.buffers[':name'].items.$get(
 if (read.status !== 200) throw new Error(`page: ${read.status} ${await read.text()}`)
 const page = await read.json()
 
+/**
+ * The data of the first `tick` event on the stream at `url` that `isLast` accepts. Node has no cookie
+ * jar: the session's cookie is sent along (a browser sends it by itself).
+ */
+function firstTick(url: URL, isLast: (event: MessageEvent) => boolean): Promise<unknown> {
+  const source = new EventSource(url, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...withCookie.headers } }),
+  })
+  return new Promise<unknown>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no event within 10 s')), 10_000)
+    source.addEventListener('tick', (event) => {
+      if (!isLast(event)) return
+      clearTimeout(timer)
+      resolve(JSON.parse(event.data))
+    })
+    source.addEventListener('error', (event) => {
+      clearTimeout(timer)
+      reject(new Error(`EventSource: ${event.message ?? 'error'}`))
+    })
+  }).finally(() => source.close())
+}
+
 // 4. Live, from the oldest retained item, until the item appended above arrives.
 const url = client.buffers[':name'].events.$url({ param: { name }, query: { from: 'earliest' } })
-const source = new EventSource(url, {
-  // Node has no cookie jar: send the session's cookie (a browser sends it by itself).
-  fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...withCookie.headers } }),
-})
-const followed = await new Promise<unknown>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('no event within 10 s')), 10_000)
-  source.addEventListener('tick', (event) => {
-    if (event.lastEventId !== last) return
-    clearTimeout(timer)
-    resolve(JSON.parse(event.data))
-  })
-  source.addEventListener('error', (event) => {
-    clearTimeout(timer)
-    reject(new Error(`EventSource: ${event.message ?? 'error'}`))
-  })
-}).finally(() => source.close())
+const followed = await firstTick(url, (event) => event.lastEventId === last)
+
+// 5. The buffer and another over one stream: each item's data says which buffer and which item it is
+// (`{buffer, id, data}`); the event id is the stream's cursor, for Last-Event-ID.
+const setUrl = client.events.$url({ query: { buffer: [name, `${name}.other`], from: 'earliest' } })
+const followedInSet = await firstTick(setUrl, (event) => JSON.parse(event.data).id === last)
 
 console.log(
   JSON.stringify({
@@ -74,5 +88,6 @@ console.log(
     appended: ids,
     page: { items: page.items.length, next: page.next },
     followed,
+    followedInSet,
   }),
 )

@@ -157,7 +157,10 @@ export function createApp(env: Env, redis: Redis, { requestSpans }: AppOptions =
     .route('/', metricsRoutes({ metrics, auth }))
     .route('/', sessionRoutes())
     .route('/', userRoutes({ auth }))
-    .route('/', bufferRoutes({ auth, counters: metrics.buffers }))
+    .route(
+      '/',
+      bufferRoutes({ auth, counters: metrics.buffers, maxBuffersPerStream: env.sseMaxBuffersPerStream }),
+    )
     .route('/', pageRoutes({ html: readPage() }))
     .route('/', referenceRoutes({ document: () => describeApi(app) }))
   // Development only, and not part of the contract.

@@ -257,6 +257,7 @@ const schema = z
     SSE_QUEUE_MAX_EVENTS: integer(1, 1_000_000, 1000),
     SSE_QUEUE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 1_048_576),
     SSE_MAX_STREAMS_PER_SESSION: integer(1, 10_000, 16),
+    SSE_MAX_BUFFERS_PER_STREAM: integer(1, 256, 32),
     METRICS_TOKEN: optionalSecretList('generate one with `openssl rand -base64 48`'),
     GRANT_SECRET: optionalSecretList('generate one with `openssl rand -base64 48`'),
     GRANT_PUBLIC_KEYS_FILE: z.preprocess(unsetIfEmpty, z.string().optional()),
@@ -450,6 +451,8 @@ export interface Env {
   readonly sseQueueMaxEvents: number
   readonly sseQueueMaxBytes: number
   readonly sseMaxStreamsPerSession: number
+  /** The most buffers one stream (`GET /events`) follows. */
+  readonly sseMaxBuffersPerStream: number
   /** Bearer tokens that may read /metrics and nothing else; empty when unset. */
   readonly metricsTokens: readonly string[]
   /** HS256 keys for grant tokens; the first is listed first, all verify (rotation). */
@@ -579,6 +582,7 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     sseQueueMaxEvents: v.SSE_QUEUE_MAX_EVENTS,
     sseQueueMaxBytes: v.SSE_QUEUE_MAX_BYTES,
     sseMaxStreamsPerSession: v.SSE_MAX_STREAMS_PER_SESSION,
+    sseMaxBuffersPerStream: v.SSE_MAX_BUFFERS_PER_STREAM,
     metricsTokens: Object.freeze(v.METRICS_TOKEN),
     grantSecrets: Object.freeze(v.GRANT_SECRET),
     grantPublicKeys: Object.freeze('keys' in publicKeys ? publicKeys.keys : []),

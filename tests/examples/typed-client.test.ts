@@ -20,14 +20,14 @@ beforeAll(async () => {
 afterAll(() => service?.stop())
 
 describe('examples/typed-client.ts', () => {
-  it('creates a session, appends, reads a page and follows the buffer live', async () => {
+  it('creates a session, appends, reads a page and follows the buffer live, alone and with another', async () => {
     const name = bufferName('example')
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/typed-client.ts', name], {
       env: {
         PATH: process.env.PATH ?? '',
         SERVICE_URL: base,
         API_TOKEN: TEST_API_TOKEN,
-        GRANT_TOKEN: await grantToken({ sub: 'example-user', read: [name] }),
+        GRANT_TOKEN: await grantToken({ sub: 'example-user', read: [name, `${name}.other`] }),
       },
       timeout: 20_000,
     })
@@ -36,6 +36,7 @@ describe('examples/typed-client.ts', () => {
       user: 'example-user',
       page: { items: 1, next: result.appended[0] },
       followed: { sym: 'ACME', px: 12.5 },
+      followedInSet: { buffer: name, id: result.appended[0], data: { sym: 'ACME', px: 12.5 } },
     })
   })
 })

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { compileErrors, validate } from '@readme/openapi-parser'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { BufferSet } from '../../src/buffers/live/buffer-set.js'
 import { buildTestApp } from '../support/app.js'
 import { bufferName } from '../support/buffers.js'
 import { Contract, type Operation } from '../support/contract.js'
@@ -71,7 +72,8 @@ function credentials(operation: Operation, jar: CookieJar): Record<string, strin
 
 interface RequestParts {
   params?: Record<string, string>
-  query?: Record<string, string>
+  /** A list is a repeated parameter (`?buffer=a&buffer=b`). */
+  query?: Record<string, string | string[]>
   headers?: Record<string, string>
   body?: string
   contentType?: string
@@ -83,20 +85,25 @@ function request(operation: Operation, auth: Record<string, string>, change: Req
     Object.fromEntries(
       operation.parameters
         .filter((parameter) => parameter.in === where && exampleOf(parameter) !== undefined)
-        .map((parameter) => [parameter.name, String(exampleOf(parameter))]),
+        .map((parameter) => {
+          const example = exampleOf(parameter)
+          return [parameter.name, Array.isArray(example) ? example.map(String) : String(example)]
+        }),
     )
-  const params = { ...values('path'), ...change.params }
+  const params: Record<string, string | string[]> = { ...values('path'), ...change.params }
   const url = new URL(
-    operation.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? '')),
+    operation.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(String(params[name] ?? ''))),
     base,
   )
-  for (const [name, value] of Object.entries({ ...values('query'), ...change.query }))
-    url.searchParams.set(name, value)
+  for (const [name, value] of Object.entries({ ...values('query'), ...change.query })) {
+    url.searchParams.delete(name)
+    for (const each of [value].flat()) url.searchParams.append(name, each)
+  }
   const body = change.body ?? (operation.body ? JSON.stringify(operation.body.example) : undefined)
   return new Request(url, {
     method: operation.method,
     headers: {
-      ...values('header'),
+      ...(values('header') as Record<string, string>),
       ...auth,
       ...(body !== undefined && { 'Content-Type': change.contentType ?? 'application/json' }),
       ...change.headers,
@@ -141,6 +148,27 @@ async function readFor(stream: SseStream, ms: number): Promise<SseBlock[]> {
       return blocks
     }
   }
+}
+
+type ParameterSchema = NonNullable<Operation['parameters'][number]['schema']>
+
+/**
+ * Values the parameter's schema refuses: out of range, not in its enum, not of its pattern; for a
+ * repeated one (an array), one value more than it allows, and a bad value among good ones.
+ */
+function badValues(schema: ParameterSchema): (string | string[])[] {
+  if (schema.type === 'integer') return ['0']
+  if (schema.enum) return ['nope']
+  if (schema.pattern) return ['not valid!']
+  if (schema.type !== 'array') return []
+  const items = (schema.items ?? {}) as ParameterSchema
+  const good = (i: number) => `valid-${i}`
+  return [
+    ...(schema.maxItems !== undefined
+      ? [Array.from({ length: schema.maxItems + 1 }, (_, i) => good(i))]
+      : []),
+    ...(items.pattern ? [[good(0), 'not valid!']] : []),
+  ]
 }
 
 /** Writes last: every read finds what the examples created. */
@@ -196,17 +224,15 @@ describe('the running service, against its document', () => {
       const invalid: [string, Request][] = []
       if (Object.keys(auth()).length > 0) invalid.push(['no credentials', request(operation, {})])
       for (const parameter of operation.parameters) {
-        const schema = parameter.schema ?? {}
-        const bad =
-          schema.type === 'integer' ? '0' : schema.enum ? 'nope' : schema.pattern ? 'not valid!' : undefined
-        if (bad === undefined) continue
         const where = { path: 'params', query: 'query', header: 'headers' }[
           parameter.in
         ] as keyof RequestParts
-        invalid.push([
-          `${parameter.in} ${parameter.name}=${bad}`,
-          request(operation, auth(), { [where]: { [parameter.name]: bad } }),
-        ])
+        for (const bad of badValues(parameter.schema ?? {})) {
+          invalid.push([
+            `${parameter.in} ${parameter.name}=${bad}`,
+            request(operation, auth(), { [where]: { [parameter.name]: bad } }),
+          ])
+        }
       }
       if (operation.body) {
         invalid.push([
@@ -230,43 +256,64 @@ describe('the running service, against its document', () => {
     expect(failures).toEqual([])
   })
 
-  it('sends only documented blocks on an event stream: opening, items, a reset, heartbeats, revoked', async () => {
-    const follow = contract
-      .operations()
-      .find(({ name }) => name === 'GET /buffers/{name}/events') as Operation
-    const name = bufferName('contract')
-    await fetch(`${base}/buffers/${name}/items`, {
-      method: 'POST',
-      headers: { ...bearer(TEST_API_TOKEN), 'Content-Type': 'application/json' },
-      body: JSON.stringify({ items: [{ data: 1 }, { event: 'tick', data: { px: 2 } }] }),
-    })
-    // A session whose grant reads the buffer: its logout revokes the stream.
-    const login = await fetch(`${base}/sessions`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ grant: await grantToken({ read: [name] }) }),
-    })
-    const cookie = /^sid=[^;]+/.exec(login.headers.get('set-cookie') ?? '')?.[0] as string
-    // An id from the future: the stream resets (`ahead`) and sends what the buffer holds.
-    const res = await fetch(`${base}/buffers/${name}/events`, {
-      headers: { Cookie: cookie, 'Last-Event-ID': '99999999999999-0' },
-    })
-    await contract.check(follow, res)
-    const stream = new SseStream(res)
-    const blocks = await readFor(stream, 600)
-    await fetch(`${base}/sessions/current`, { method: 'DELETE', headers: { Cookie: cookie } })
-    for (let block = await stream.nextBlock(); block; block = await stream.nextBlock()) blocks.push(block)
+  /** A stream of one buffer, or of it and another; each resumes from a position the buffer never reached. */
+  const streams = [
+    {
+      operation: 'GET /buffers/{name}/events',
+      buffers: (name: string) => [name],
+      path: ([name]: string[]) => `/buffers/${name}/events`,
+      lastEventId: () => '99999999999999-0',
+    },
+    {
+      operation: 'GET /events',
+      buffers: (name: string) => [name, `${name}.other`],
+      path: (names: string[]) => `/events?${names.map((name) => `buffer=${name}`).join('&')}`,
+      lastEventId: (names: string[]) => new BufferSet(names).cursor(['99999999999999-0', '0-0']).text(),
+    },
+  ]
 
-    const kinds = blocks.map((block) =>
-      block.retry !== undefined
-        ? 'opening'
-        : block.comments.length > 0
-          ? 'heartbeat'
-          : (block.event ?? 'message'),
-    )
-    expect(new Set(kinds)).toEqual(new Set(['opening', 'reset', 'message', 'tick', 'heartbeat', 'revoked']))
-    expect(blocks.flatMap((block) => contract.eventProblems(follow, block))).toEqual([])
-  })
+  it.each(streams)(
+    'sends only documented blocks on $operation: opening, items, a reset, heartbeats, revoked',
+    async (kind) => {
+      const follow = contract.operations().find(({ name }) => name === kind.operation) as Operation
+      const names = kind.buffers(bufferName('contract'))
+      for (const name of names) {
+        await fetch(`${base}/buffers/${name}/items`, {
+          method: 'POST',
+          headers: { ...bearer(TEST_API_TOKEN), 'Content-Type': 'application/json' },
+          body: JSON.stringify({ items: [{ data: 1 }, { event: 'tick', data: { px: 2 } }] }),
+        })
+      }
+      // A session whose grant reads the buffers: its logout revokes the stream.
+      const login = await fetch(`${base}/sessions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ grant: await grantToken({ read: names }) }),
+      })
+      const cookie = /^sid=[^;]+/.exec(login.headers.get('set-cookie') ?? '')?.[0] as string
+      // An id from the future: the stream resets (`ahead`) and sends what the buffer holds.
+      const res = await fetch(`${base}${kind.path(names)}`, {
+        headers: { Cookie: cookie, 'Last-Event-ID': kind.lastEventId([...names].sort()) },
+      })
+      await contract.check(follow, res)
+      const stream = new SseStream(res)
+      const blocks = await readFor(stream, 600)
+      await fetch(`${base}/sessions/current`, { method: 'DELETE', headers: { Cookie: cookie } })
+      for (let block = await stream.nextBlock(); block; block = await stream.nextBlock()) blocks.push(block)
+
+      const kinds = blocks.map((block) =>
+        block.retry !== undefined
+          ? 'opening'
+          : block.comments.length > 0
+            ? 'heartbeat'
+            : (block.event ?? 'message'),
+      )
+      expect(new Set(kinds)).toEqual(new Set(['opening', 'reset', 'message', 'tick', 'heartbeat', 'revoked']))
+      expect(blocks.flatMap((block) => contract.eventProblems(follow, block))).toEqual([])
+      // Every buffer's items, all of them: the reset's and the others'.
+      expect(kinds.filter((k) => k === 'message' || k === 'tick')).toHaveLength(2 * names.length)
+    },
+  )
 
   it('holds the hand-built page JSON to its schema, a reset page included', async () => {
     const page = contract.operations().find(({ name }) => name === 'GET /buffers/{name}/items') as Operation
@@ -288,7 +335,7 @@ describe('the running service, against its document', () => {
   })
 
   it('fails what the document does not allow: an undocumented status, a missing header, a wrong body or block', async () => {
-    const [liveness, follow] = ['GET /healthz', 'GET /buffers/{name}/events'].map(
+    const [liveness, follow, followSet] = ['GET /healthz', 'GET /buffers/{name}/events', 'GET /events'].map(
       (name) => contract.operations().find((operation) => operation.name === name) as Operation,
     )
     const health = (body: string, status = 200, headers: Record<string, string> = { 'X-Request-Id': 'r' }) =>
@@ -310,5 +357,23 @@ describe('the running service, against its document', () => {
       }),
     ).not.toEqual([])
     expect(contract.eventProblems(follow as Operation, { data: '{}', comments: [] })).not.toEqual([])
+    // A stream of several buffers: its data names the buffer.
+    const item = { id: 'AQ', event: 'message', comments: [] }
+    expect(
+      contract.eventProblems(followSet as Operation, {
+        ...item,
+        data: '{"buffer":"a","id":"1-0","data":1}',
+      }),
+    ).toEqual([])
+    expect(
+      contract.eventProblems(followSet as Operation, { ...item, data: '{"id":"1-0","data":1}' }),
+    ).not.toEqual([])
+    expect(
+      contract.eventProblems(followSet as Operation, {
+        event: 'reset',
+        data: '{"reason":"ahead","oldestId":null}',
+        comments: [],
+      }),
+    ).not.toEqual([])
   })
 })

@@ -39,6 +39,7 @@ export const DECISIONS: Record<string, readonly Outcome[]> = {
   'GET /buffers/:name/items': [U, F, F, 200, 200, 200, F, ...BAD_TOKENS, F, 200],
   'GET /buffers/:name': [U, F, F, 200, 200, 200, F, ...BAD_TOKENS, F, 200],
   'GET /buffers/:name/events': [U, F, F, 200, 200, 200, F, ...BAD_TOKENS, F, 200],
+  'GET /events?buffer=:name': [U, F, F, 200, 200, 200, F, ...BAD_TOKENS, F, 200],
   'DELETE /buffers/:name': [U, U, U, U, F, F, 204, ...BAD_TOKENS, F, 204],
   'GET /metrics': [U, U, U, U, F, F, F, ...BAD_TOKENS, 200, 200],
   'GET /users/:sub/sessions': [U, U, U, U, F, F, F, ...BAD_TOKENS, F, 200],

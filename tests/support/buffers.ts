@@ -6,7 +6,7 @@ import type { ServiceApp } from '../../src/app.js'
 import { nodeServerOptions } from '../../src/http/server.js'
 import { envOf } from './app.js'
 import { TEST_API_TOKEN, testEnv } from './env.js'
-import { SseStream } from './sse-client.js'
+import { type SseBlock, SseStream } from './sse-client.js'
 
 /** A buffer name no other test (file) uses. */
 export const bufferName = (label = 'buf') => `${label}-${randomBytes(6).toString('hex')}`
@@ -75,18 +75,56 @@ export function servedUrl(app: ServiceApp): Promise<string> {
  * read holds the stream back at once, where over TCP the kernel's socket buffers (megabytes on
  * loopback) would first take everything a small test sends.
  */
-export async function openEvents(
+export function openEvents(app: ServiceApp, name: string, options: OpenOptions = {}): Promise<SseStream> {
+  return openStream(app, `/buffers/${name}/events${options.query ?? ''}`, options)
+}
+
+/**
+ * Opens `GET /events?buffer=...` for every name in `names`, in that order, as {@link openEvents} does;
+ * `query` continues the query string (`&from=earliest`).
+ */
+export function openSetEvents(app: ServiceApp, names: readonly string[], options: OpenOptions = {}) {
+  return openStream(app, `${setEventsPath(names)}${options.query ?? ''}`, options)
+}
+
+/** `/events?buffer=a&buffer=b...`. */
+export const setEventsPath = (names: readonly string[]) =>
+  `/events?${names.map((name) => `buffer=${encodeURIComponent(name)}`).join('&')}`
+
+export interface OpenOptions {
+  query?: string
+  headers?: Record<string, string>
+  inProcess?: boolean
+}
+
+async function openStream(
   app: ServiceApp,
-  name: string,
-  {
-    query = '',
-    headers = {},
-    inProcess = false,
-  }: { query?: string; headers?: Record<string, string>; inProcess?: boolean } = {},
+  path: string,
+  { headers = {}, inProcess = false }: OpenOptions,
 ): Promise<SseStream> {
-  const path = `/buffers/${name}/events${query}`
   const init = { headers: { ...tokenHeaders, ...headers } }
   const res = inProcess ? await app.request(path, init) : await fetch(`${await servedUrl(app)}${path}`, init)
   if (res.status !== 200) throw new Error(`events: ${res.status} ${await res.text()}`)
   return new SseStream(res)
 }
+
+/** An item of a stream of several buffers: its envelope, and its event name. */
+export interface SetItem {
+  buffer: string
+  id: string
+  event: string
+  data: unknown
+}
+
+/** The items of a stream of several buffers' events (resets left out). */
+export const setItems = (events: readonly SseBlock[]): SetItem[] =>
+  events
+    .filter((event) => event.event !== 'reset')
+    .map((event) => {
+      const { buffer, id, data } = JSON.parse(event.data as string) as Omit<SetItem, 'event'>
+      return { buffer, id, data, event: event.event ?? 'message' }
+    })
+
+/** The data (numbers, from appendNumbers) of `buffer`'s items among `items`, in order. */
+export const numbersOf = (items: readonly SetItem[], buffer: string) =>
+  items.filter((item) => item.buffer === buffer).map((item) => item.data as number)

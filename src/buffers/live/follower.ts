@@ -6,7 +6,7 @@ import { RedisUnavailableError } from '../../redis/failures.js'
 import type { Outbox } from '../../sse/outbox.js'
 import { BEFORE_ALL, compareItemIds } from '../ids.js'
 import type { BufferStore, Page } from '../store.js'
-import { itemFrame, resetFrame } from './frames.js'
+import { type FollowerFrames, ONE_BUFFER_FRAMES } from './frames.js'
 import type { FeedListener, LiveItem, Membership } from './hub.js'
 
 /** Items per catch-up read, and in the page read before a stream opens. */
@@ -29,9 +29,40 @@ export interface FollowerOptions {
   maxBehind: number
   /** Where the follower counts events sent, resets and catch-up pages (the app's metrics). */
   counters?: FollowerCounts
+  /** How its items become frames: by default a one-buffer stream's. */
+  frames?: FollowerFrames
+  /** Shared by the followers of one stream: one catch-up page at a time. By default its own. */
+  turns?: PageTurns
 }
 
 export type FollowerCounts = Pick<SseCounters, 'eventsSent' | 'resets' | 'catchUpPages'>
+
+/**
+ * Catch-up turns among the followers of one stream: one of them at a time reads a page and waits for
+ * the client to take it. A stream of several buffers thus holds what a one-buffer stream does, its
+ * queue bound plus one catch-up page, however many of its buffers are catching up; they take turns in
+ * the order they asked.
+ */
+export class PageTurns {
+  #taken = false
+  readonly #waiting: (() => void)[] = []
+
+  /** True when the turn was free and is now the caller's; otherwise resolves once it is. */
+  take(): true | Promise<void> {
+    if (!this.#taken) {
+      this.#taken = true
+      return true
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve))
+  }
+
+  /** Hands the turn on to the next in line, or frees it. */
+  give(): void {
+    const next = this.#waiting.shift()
+    if (next) next()
+    else this.#taken = false
+  }
+}
 
 /**
  * One SSE subscriber's position in a buffer, and the rule that makes delivery exact: every item after
@@ -47,6 +78,8 @@ export type FollowerCounts = Pick<SseCounters, 'eventsSent' | 'resets' | 'catchU
 export class Follower implements FeedListener {
   readonly #options: FollowerOptions
   readonly #counters: FollowerCounts
+  readonly #frames: FollowerFrames
+  readonly #turns: PageTurns
   #cursor: string
   #catchingUp = false
   // A live item was offered since the last catch-up read: that read may have missed it.
@@ -62,6 +95,8 @@ export class Follower implements FeedListener {
       resets: { trimmed: 0, deleted: 0, ahead: 0 },
       catchUpPages: 0,
     }
+    this.#frames = options.frames ?? ONE_BUFFER_FRAMES
+    this.#turns = options.turns ?? new PageTurns()
     this.#cursor = cursor
   }
 
@@ -69,12 +104,14 @@ export class Follower implements FeedListener {
   sendPage(page: Page): void {
     const { outbox } = this.#options
     if (page.reset) {
-      if (outbox.push(resetFrame(page.reset), { paced: true })) this.#counters.resets[page.reset.reason]++
+      if (outbox.push(this.#frames.reset(page.reset), { paced: true })) {
+        this.#counters.resets[page.reset.reason]++
+      }
       this.#cursor = BEFORE_ALL
     }
     let sent = 0
     for (const item of page.items) {
-      if (!outbox.push(itemFrame(item), { paced: true })) break
+      if (!outbox.push(this.#frames.item(item), { paced: true })) break
       this.#cursor = item.id
       sent++
     }
@@ -105,7 +142,7 @@ export class Follower implements FeedListener {
   }
 
   #push(item: LiveItem): boolean {
-    if (!this.#options.outbox.push(item.frame)) return false
+    if (!this.#options.outbox.push(this.#frames.live(item))) return false
     this.#cursor = item.id
     return true
   }
@@ -124,18 +161,25 @@ export class Follower implements FeedListener {
   }
 
   /**
-   * Reads pages until the cursor is at the end of the buffer, waiting for the client to take each one;
-   * hands over to live delivery only once the queue is drained and nothing was offered meanwhile.
+   * Reads pages until the cursor is at the end of the buffer, waiting for the client to take each one
+   * (in its stream's turn); hands over to live delivery only once the queue is drained and nothing was
+   * offered meanwhile.
    */
   async #catchUp(readFirst: boolean): Promise<void> {
     if (this.#catchingUp) return
     this.#catchingUp = true
     const { outbox, logger, name } = this.#options
+    const turns = this.#turns
+    let myTurn = false
     this.#offeredSinceRead = false
     try {
       let read = readFirst
       while (outbox.open) {
         if (read) {
+          // Free at once unless another buffer of the stream is catching up: then after its page.
+          const turn = turns.take()
+          if (turn !== true) await turn
+          myTurn = true
           this.#offeredSinceRead = false
           const page = await this.#read()
           if (!page) return
@@ -144,6 +188,10 @@ export class Follower implements FeedListener {
           read = page.items.length === CATCH_UP_PAGE
         }
         await outbox.drained()
+        if (myTurn) {
+          myTurn = false
+          turns.give()
+        }
         if (!read && !this.#offeredSinceRead) break
         read = true
       }
@@ -151,6 +199,7 @@ export class Follower implements FeedListener {
       logger.error({ err: error, buffer: name }, 'sse: catch-up failed; ending the stream')
       await outbox.end(0)
     } finally {
+      if (myTurn) turns.give()
       this.#catchingUp = false
     }
   }

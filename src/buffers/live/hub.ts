@@ -5,16 +5,47 @@ import type { SseCounters } from '../../process/metrics.js'
 import { keys } from '../../redis/keys.js'
 import type { RawStreamEntry, StreamReader, StreamReadReply } from '../../redis/stream-reader.js'
 import { compareItemIds } from '../ids.js'
-import { toBufferItem } from '../items.js'
-import { itemFrame } from './frames.js'
+import { type BufferItem, toBufferItem } from '../items.js'
+import { envelopeFrame, itemFrame } from './frames.js'
 
-/** An item as the live reader hands it out: its SSE frame is encoded once for every subscriber. */
+/** An item as the live reader hands it out: each encoding is made once, for every subscriber. */
 export interface LiveItem {
-  id: string
+  readonly id: string
   /** The id before it in the stream; '' at the start of a stream. */
-  prev: string
-  frame: Uint8Array
+  readonly prev: string
+  /** Its frame on a one-buffer stream (`id:` is the item's id). */
+  readonly frame: Uint8Array
+  /** Its frame on a stream of several buffers, without `id:`, which each such stream adds ({@link envelopeFrame}). */
+  readonly envelope: Uint8Array
 }
+
+/**
+ * The one-buffer frame is made at once: a plain field for the hot path (doc/architecture.md, "Hot path").
+ * The envelope is made on first use, by a stream of several buffers.
+ */
+class SharedItem implements LiveItem {
+  readonly id: string
+  readonly prev: string
+  readonly frame: Uint8Array
+  #envelope: Uint8Array | undefined
+
+  constructor(
+    readonly buffer: string,
+    readonly item: BufferItem,
+  ) {
+    this.id = item.id
+    this.prev = item.prev
+    this.frame = itemFrame(item)
+  }
+
+  get envelope(): Uint8Array {
+    this.#envelope ??= envelopeFrame(this.buffer, this.item)
+    return this.#envelope
+  }
+}
+
+/** The live reader's item `item` of buffer `buffer`. */
+export const liveItem = (buffer: string, item: BufferItem): LiveItem => new SharedItem(buffer, item)
 
 /** One subscriber of a buffer (an SSE response). */
 export interface FeedListener {
@@ -72,6 +103,7 @@ function lagSeconds(id: string): number {
 class Feed {
   readonly listeners = new Set<FeedListener>()
   constructor(
+    readonly name: string,
     readonly key: string,
     public lastSeen: string,
   ) {}
@@ -145,7 +177,7 @@ export class LiveHub {
     const key = keys.bufferItems(name)
     let feed = this.#feeds.get(key)
     if (!feed) {
-      feed = new Feed(key, newestId)
+      feed = new Feed(name, key, newestId)
       this.#feeds.set(key, feed)
       this.#wake(key)
     }
@@ -186,6 +218,8 @@ export class LiveHub {
     } else if (this.#idle) {
       this.#idle()
     } else if (this.#readingKeys && !this.#readingKeys.has(key)) {
+      // Once per read, however many buffers a stream adds at once: the next read covers them all.
+      this.#readingKeys = undefined
       this.#reader.wake()
     }
   }
@@ -247,7 +281,7 @@ export class LiveHub {
         // A feed recreated during the read starts later than the read did.
         if (compareItemIds(item.id, feed.lastSeen) <= 0) continue
         feed.lastSeen = item.id
-        const live: LiveItem = { id: item.id, prev: item.prev, frame: itemFrame(item) }
+        const live = liveItem(feed.name, item)
         let sent = 0
         for (const listener of feed.listeners) if (listener.offer(live)) sent++
         // Once per item, not per subscriber: the fan-out's last write is when every one of them has it.

@@ -12,9 +12,10 @@ import { Heartbeats } from '../../sse/heartbeats.js'
 import { Outbox } from '../../sse/outbox.js'
 import { BEFORE_ALL } from '../ids.js'
 import type { BufferStore, Page, ReadFrom } from '../store.js'
-import { CATCH_UP_PAGE, Follower } from './follower.js'
-import { openingFrame } from './frames.js'
-import { LiveHub } from './hub.js'
+import type { BufferSet } from './buffer-set.js'
+import { CATCH_UP_PAGE, Follower, PageTurns } from './follower.js'
+import { oneBufferFrames, openingFrame, SetFrames, type StreamFrames } from './frames.js'
+import { LiveHub, type Membership } from './hub.js'
 
 export interface SubscriptionsOptions {
   redis: Redis
@@ -130,7 +131,34 @@ export class Subscriptions {
    * (`Accept: text/event-stream`) gives up for good on anything but 200, so it is told to come back
    * instead, as is every client of a closing app.
    */
-  async subscribe(c: Context, name: string, start: ReadFrom, owner: StreamOwner = {}): Promise<Response> {
+  subscribe(c: Context, name: string, start: ReadFrom, owner: StreamOwner = {}): Promise<Response> {
+    return this.#open(c, [name], [start], ([cursor]) => oneBufferFrames(cursor as string), owner)
+  }
+
+  /**
+   * The same for every buffer of `set` over one stream, each from its start (in the set's order): each
+   * event's `id:` is the set's cursor, and its data names its buffer (see {@link SetFrames}).
+   */
+  subscribeToSet(
+    c: Context,
+    set: BufferSet,
+    starts: readonly ReadFrom[],
+    owner: StreamOwner = {},
+  ): Promise<Response> {
+    return this.#open(c, set.names, starts, (cursors) => new SetFrames(set, cursors), owner)
+  }
+
+  /**
+   * One stream of `names[i]` from `starts[i]`: a follower per buffer, one outbox, one stream slot. The
+   * first pages share one page's worth of items between them (see {@link firstPageLimit}).
+   */
+  async #open(
+    c: Context,
+    names: readonly string[],
+    starts: readonly ReadFrom[],
+    framesFrom: (cursors: readonly string[]) => StreamFrames,
+    owner: StreamOwner,
+  ): Promise<Response> {
     // Hono runs GET handlers for HEAD: answer with the stream's head alone, never open one.
     if (c.req.method === 'HEAD') return c.body(null, 200, EVENT_STREAM_HEADERS)
     const { store, logger, retryMs, queueMaxEvents, queueMaxBytes } = this.#options
@@ -147,11 +175,13 @@ export class Subscriptions {
       if (endStream) endStream(reason)
       else endedEarly = reason
     })
+    const limit = firstPageLimit(names.length)
     let slot: Slot | undefined
-    let first: Page
+    let firsts: Page[]
     try {
       slot = owner.sessionId === undefined ? undefined : await this.#options.slots.acquire(owner.sessionId)
-      first = await store.read(name, start, CATCH_UP_PAGE)
+      // Sent in one tick: node-redis pipelines them into one round trip.
+      firsts = await Promise.all(names.map((name, i) => store.read(name, starts[i] as ReadFrom, limit)))
     } catch (error) {
       // Redis trouble becomes a 503, or for an EventSource a `retry:` (see the error handler).
       stopWatching()
@@ -168,21 +198,41 @@ export class Subscriptions {
       maxEvents: queueMaxEvents,
       maxBytes: queueMaxBytes,
     })
-    const cursor = startCursor(start, first)
-    outbox.push(openingFrame(retryMs, cursor))
-    const follower = new Follower(
-      { name, store, outbox, logger, endGraceMs: END_GRACE_MS, maxBehind: queueMaxEvents, counters },
-      cursor,
-    )
-    follower.sendPage(first)
-    const membership = this.#hub.join(name, first.newestId ?? BEFORE_ALL, follower)
-    if (!membership) {
-      stopWatching()
-      void slot?.release()
-      void follower.end()
-      // The app closed while the first page was read: the stream ends at once, as retryLater's does.
-      counters.opened.retry_later++
-      return response
+    const cursors = firsts.map((first, i) => startCursor(starts[i] as ReadFrom, first))
+    const frames = framesFrom(cursors)
+    outbox.push(openingFrame(retryMs, frames.openingId))
+    const turns = new PageTurns()
+    const followers: Follower[] = []
+    const memberships: Membership[] = []
+    for (const [i, name] of names.entries()) {
+      const first = firsts[i] as Page
+      const follower = new Follower(
+        {
+          name,
+          store,
+          outbox,
+          logger,
+          endGraceMs: END_GRACE_MS,
+          maxBehind: queueMaxEvents,
+          counters,
+          frames: frames.follower(i),
+          turns,
+        },
+        cursors[i] as string,
+      )
+      follower.sendPage(first)
+      const membership = this.#hub.join(name, first.newestId ?? BEFORE_ALL, follower)
+      if (!membership) {
+        // The app closed while the first pages were read (between two turns of the event loop, so
+        // before the first join): the stream ends at once, as retryLater's does.
+        stopWatching()
+        void slot?.release()
+        void outbox.end(END_GRACE_MS)
+        counters.opened.retry_later++
+        return response
+      }
+      followers.push(follower)
+      memberships.push(membership)
     }
     counters.opened.opened++
     this.#readerStarted = true
@@ -193,16 +243,21 @@ export class Subscriptions {
       void outbox.end(END_GRACE_MS)
     }
     void outbox.ended.then((outcome) => {
-      membership.leave()
+      for (const membership of memberships) membership.leave()
       stopWatching()
       void slot?.release()
       if (outcome === 'overflow') {
         counters.slowClientDisconnects++
-        logger.info({ buffer: name }, 'sse: slow client disconnected')
+        logger.info(
+          names.length === 1 ? { buffer: names[0] } : { buffers: names },
+          'sse: slow client disconnected',
+        )
       }
     })
     if (endedEarly) endStream(endedEarly)
-    follower.follow(membership, first.items.length === CATCH_UP_PAGE)
+    for (const [i, follower] of followers.entries()) {
+      follower.follow(memberships[i] as Membership, (firsts[i] as Page).items.length === limit)
+    }
     return response
   }
 
@@ -255,6 +310,12 @@ function refusal(error: unknown): 'limited' | 'unavailable' | 'failed' {
   if (error instanceof ServiceError && error.kind === 'rate_limited') return 'limited'
   return 'failed'
 }
+
+/**
+ * Items in each buffer's first page: a stream's first pages hold one catch-up page's worth between them
+ * (at least one item each), read before the stream opens and sent before any catch-up waits its turn.
+ */
+export const firstPageLimit = (buffers: number): number => Math.max(1, Math.floor(CATCH_UP_PAGE / buffers))
 
 /** The cursor before the first page: the resume id, or the newest id for live only. */
 function startCursor(start: ReadFrom, first: Page): string {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Context, Env } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import type { GrantTokens, VerifiedGrant } from '../../access/grant-tokens.js'
-import { type Access, allows } from '../../access/grants.js'
+import { type Access, allows, type Grant } from '../../access/grants.js'
 import { ServiceError } from '../../lib/errors.js'
 import { grantOf, type SessionAbsence } from '../../sessions/service.js'
 import type { ServiceVariables } from './services.js'
@@ -58,6 +58,9 @@ const notCovered = (what: string) =>
     challenge: 'Bearer error="insufficient_scope"',
   })
 
+/** The buffer a route names (`:name`). */
+const routeName = (c: Context): readonly string[] => [c.req.param('name') ?? '']
+
 const digest = (value: string) => createHash('sha256').update(value).digest()
 
 /**
@@ -80,8 +83,9 @@ function tokenMatcher(tokens: readonly string[]): (presented: string) => boolean
  *
  * - `admin`: the admin token only (the session admin API).
  * - `metrics`: the admin or the metrics token.
- * - `buffer(access)`: the admin token; a grant token whose grant covers the buffer; or, to read, a
- *   session whose grant covers it. A cookie never authorises a write. Sets `principal`.
+ * - `buffer(access, namesOf?)`: the admin token; a grant token whose grant covers the buffer; or, to
+ *   read, a session whose grant covers it. A cookie never authorises a write. Sets `principal`. The
+ *   buffer is the route's `:name`, or every one of `namesOf(c)`: all must be covered.
  *
  * A credential that is missing or invalid is a 401; a valid one that does not cover the request a 403.
  *
@@ -118,24 +122,30 @@ export function authorization({ adminTokens, metricsTokens, grantTokens }: AuthO
   return {
     admin: requireBearer(['admin'], 'the session admin API'),
     metrics: requireBearer(['admin', 'metrics'], 'reading metrics'),
-    buffer: (access: Access) =>
+    buffer: (access: Access, namesOf: (c: Context) => readonly string[] = routeName) =>
       createMiddleware<{ Variables: ServiceVariables & AuthVariables }>(async (c, next) => {
-        const name = c.req.param('name') ?? ''
-        const what = `${access === 'read' ? 'reading' : 'writing'} buffer ${name}`
+        const names = namesOf(c)
+        const what = (name: string | undefined) =>
+          `${access === 'read' ? 'reading' : 'writing'} buffer ${name ?? ''}`
+        /** Throws for the first of the names `grant` does not cover. */
+        const requireAll = (grant: Grant) => {
+          const uncovered = names.find((name) => !allows(grant, access, name))
+          if (uncovered !== undefined) throw notCovered(what(uncovered))
+        }
         const credential = await bearer(c)
         if (credential?.kind === 'admin') {
           c.set('principal', {})
         } else if (credential?.kind === 'grant') {
-          if (!allows(credential.grant, access, name)) throw notCovered(what)
+          requireAll(credential.grant)
           c.set('principal', { sub: credential.sub, grantExpiresAt: credential.expiresAt })
         } else if (credential) {
-          throw notCovered(what)
+          throw notCovered(what(names[0]))
         } else if (access === 'write') {
           throw bearerRequired()
         } else {
           const session = await c.get('session').current()
           if (session === null) throw credentialsMissing(c.get('session').absence())
-          if (!allows(grantOf(session), access, name)) throw notCovered(what)
+          requireAll(grantOf(session))
           c.set('principal', {
             sub: session.binding?.sub,
             sessionId: session.id,

@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   invalid_id: 400,
   invalid_limit: 400,
   invalid_from: 400,
+  invalid_buffer_set: 400,
+  invalid_cursor: 400,
   unauthorized: 401,
   invalid_grant: 401,
   forbidden: 403,

@@ -9,6 +9,7 @@ import {
   PAGE_DEFAULT,
   PAGE_MAX,
 } from '../../buffers/limits.js'
+import { BufferSet } from '../../buffers/live/buffer-set.js'
 import type { NewItem } from '../../buffers/store.js'
 import { ServiceError } from '../../lib/errors.js'
 import { failWith } from '../middleware/validation.js'
@@ -120,20 +121,22 @@ export const pageQuery = z.object({
     .openapi({ type: 'integer', minimum: 1, maximum: PAGE_MAX, default: PAGE_DEFAULT, example: 2 }),
 })
 
+/** `?from=`: where a stream without a resume id starts. */
+const streamFrom = z
+  .string()
+  .optional()
+  .refine((from) => from === undefined || from === 'earliest', {
+    error: 'from must be "earliest" (or absent for live only)',
+    params: { code: 'invalid_from' },
+  })
+
 /** `GET /buffers/:name/events`: where the stream starts. */
 export const streamQuery = z.object({
-  from: z
-    .string()
-    .optional()
-    .refine((from) => from === undefined || from === 'earliest', {
-      error: 'from must be "earliest" (or absent for live only)',
-      params: { code: 'invalid_from' },
-    })
-    .openapi({
-      enum: ['earliest'],
-      description: '`earliest`: replay what the buffer retains first. Absent: live only.',
-      example: 'earliest',
-    }),
+  from: streamFrom.openapi({
+    enum: ['earliest'],
+    description: '`earliest`: replay what the buffer retains first. Absent: live only.',
+    example: 'earliest',
+  }),
   lastEventId: itemId('Last-Event-ID').openapi({
     description: 'Resume after this id, as the `Last-Event-ID` header does (which takes precedence).',
   }),
@@ -144,5 +147,88 @@ export const streamHeaders = z.object({
     description:
       'Resume after this id: EventSource sends the last `id:` it received when it reconnects. ' +
       'Every later item follows exactly once, in order, or a `reset` event first when that cannot be.',
+  }),
+})
+
+/** The buffers of the examples of `GET /events`, and a cursor of them (both at 1767268800000-0). */
+const EXAMPLE_SET = new BufferSet(['orders.table', 'prices'])
+const EXAMPLE_CURSOR = EXAMPLE_SET.cursor(['1767268800000-0', '1767268800000-0']).text()
+
+/**
+ * `?buffer=` (repeated): the buffers one stream follows, 1 to `max` (SSE_MAX_BUFFERS_PER_STREAM), each
+ * a buffer name. A name given twice counts once: it is a set.
+ */
+const bufferSetParam = (max: number) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((raw, ctx) => {
+      // The query validator hands over a name given once as a string, repeated ones as an array.
+      const names = new Set(raw === undefined ? [] : [raw].flat())
+      if (names.size === 0 || names.size > max) {
+        return failWith(
+          ctx,
+          'invalid_buffer_set',
+          `Name 1 to ${max} buffers to follow: ?buffer=NAME, repeated (${names.size} given)`,
+        )
+      }
+      for (const name of names) {
+        if (!BUFFER_NAME.test(name)) {
+          return failWith(ctx, 'invalid_buffer_name', `A buffer name must match ${BUFFER_NAME.source}`)
+        }
+      }
+      return new BufferSet(names)
+    })
+    .openapi({
+      type: 'array',
+      items: { type: 'string', pattern: BUFFER_NAME.source },
+      minItems: 1,
+      maxItems: max,
+      description: `A buffer to follow, repeated for each (\`?buffer=a&buffer=b\`): 1 to ${max} (SSE_MAX_BUFFERS_PER_STREAM). A name given twice counts once.`,
+      example: [...EXAMPLE_SET.names],
+    })
+
+const CURSOR_FORM = /^[A-Za-z0-9_-]+$/
+
+/**
+ * A cursor from a client: its form only (base64url). Whether it is a cursor of the stream's buffers is
+ * for {@link BufferSet.decode}, once the set is known. Empty is absent.
+ */
+const setCursor = z
+  .string()
+  .optional()
+  .transform((raw, ctx) =>
+    raw === undefined || raw === ''
+      ? undefined
+      : CURSOR_FORM.test(raw)
+        ? raw
+        : failWith(ctx, 'invalid_cursor', 'Last-Event-ID must be an id this stream sent (base64url)'),
+  )
+  .openapi({ pattern: CURSOR_FORM.source, example: EXAMPLE_CURSOR })
+
+const SET_CURSOR_DESCRIPTION =
+  "an `id:` this stream sent for the same buffers (a cursor: every buffer's last item delivered)"
+
+/** `GET /events`: the buffers a stream follows and where it starts. */
+export const setStreamQuery = (maxBuffers: number) =>
+  z.object({
+    buffer: bufferSetParam(maxBuffers),
+    from: streamFrom.openapi({
+      enum: ['earliest'],
+      description: '`earliest`: replay what each buffer retains first. Absent: live only.',
+      example: 'earliest',
+    }),
+    lastEventId: setCursor.openapi({
+      description: `Resume after ${SET_CURSOR_DESCRIPTION}, as the \`Last-Event-ID\` header does (which takes precedence).`,
+    }),
+  })
+
+export const setStreamHeaders = z.object({
+  'Last-Event-ID': setCursor.openapi({
+    description:
+      `Resume after ${SET_CURSOR_DESCRIPTION}: EventSource sends the last \`id:\` it received when it ` +
+      'reconnects. Every later item of each buffer follows exactly once, in order, or a `reset` event ' +
+      'for that buffer first when that cannot be. A cursor of another set of buffers, or a damaged one, ' +
+      'is a 400 `invalid_cursor`.',
   }),
 })

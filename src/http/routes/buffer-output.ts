@@ -94,43 +94,66 @@ export const resetData = z
   })
   .openapi('ResetData')
 
+const bufferName = z.string().openapi({ description: 'The buffer it concerns: one of `?buffer=`.' })
+
+/** The data of an item on a stream of several buffers: where it comes from, around the item's data. */
+export const setItemData = z
+  .object({
+    buffer: bufferName,
+    id: itemId,
+    data: anyJson.openapi({ description: "The item's data, as appended." }),
+  })
+  .openapi('SetItemData')
+
+/** The data of a reset on a stream of several buffers: the buffer whose items after the cursor are gone. */
+export const setResetData = z
+  .object({ buffer: bufferName, reason: resetReason, oldestId: resetData.shape.oldestId })
+  .openapi('SetResetData')
+
 export const revokedData = z
   .object({ reason: z.enum(['session_ended', 'session_expired', 'grant_expired']) })
   .openapi('RevokedData')
 
-const opening = z
-  .strictObject({
-    retry: z.number().int().openapi({ description: 'The reconnect delay in ms (SSE_RETRY_MS).' }),
-    id: itemId.optional().openapi({
+/** What differs between the blocks of a one-buffer stream and those of a stream of several. */
+interface StreamKind {
+  /** Prefix of the blocks' component names. */
+  component: '' | 'Set'
+  /** An event id: an item id, or a cursor. */
+  id: z.ZodString
+  /** The opening block's `id`: where the stream starts. */
+  openingId: string
+  item: { data: z.ZodString; description: string }
+  reset: { data: z.ZodString; description: string }
+}
+
+/** The blocks particular to a stream of `kind`: its opening, its items and its resets. */
+function streamBlocks({ component, id, openingId, item, reset }: StreamKind) {
+  const opening = z
+    .strictObject({
+      retry: z.number().int().openapi({ description: 'The reconnect delay in ms (SSE_RETRY_MS).' }),
+      id: id.optional().openapi({
+        description: `${openingId} Absent when the server asks the client to come back later (shutting down, or Redis unavailable).`,
+      }),
+    })
+    .openapi(`${component}EventStreamOpening`, {
       description:
-        'Where the stream starts: the resume id, `0-0` for `from=earliest`, the newest id for live only. ' +
-        'Absent when the server asks the client to come back later (shutting down, or Redis unavailable).',
-    }),
-  })
-  .openapi('EventStreamOpening', {
-    description:
-      'The first block of every stream; dispatches no event. A block with `retry` alone, and the end of ' +
-      'the stream, tells the client to reconnect later (to another replica, or once Redis is back).',
-  })
-
-const itemEvent = z
-  .strictObject({
-    id: itemId,
-    event: z.string().openapi({ description: `The item's event; \`${DEFAULT_EVENT}\` unless it named one.` }),
-    data: jsonData("The item's data, as appended."),
-  })
-  .openapi('EventStreamItem', { description: 'An item: `onmessage`, or a listener for its event.' })
-
-const resetEvent = z
-  .strictObject({
-    event: z.literal('reset'),
-    data: jsonData('Why, and where the items that follow start.', 'ResetData'),
-  })
-  .openapi('EventStreamReset', {
-    description:
-      'Items after the client’s Last-Event-ID are gone: the items that follow start at the oldest ' +
-      'retained one. No `id`, so the last event id stays the last item received.',
-  })
+        'The first block of every stream; dispatches no event. A block with `retry` alone, and the end of ' +
+        'the stream, tells the client to reconnect later (to another replica, or once Redis is back).',
+    })
+  const itemEvent = z
+    .strictObject({
+      id,
+      event: z
+        .string()
+        .openapi({ description: `The item's event; \`${DEFAULT_EVENT}\` unless it named one.` }),
+      data: item.data,
+    })
+    .openapi(`${component}EventStreamItem`, { description: item.description })
+  const resetEvent = z
+    .strictObject({ event: z.literal('reset'), data: reset.data })
+    .openapi(`${component}EventStreamReset`, { description: reset.description })
+  return [opening, itemEvent, resetEvent] as const
+}
 
 const revokedEvent = z
   .strictObject({ event: z.literal('revoked'), data: jsonData('Why the stream ends.', 'RevokedData') })
@@ -145,8 +168,49 @@ const heartbeat = z.strictObject({ comment: z.literal('heartbeat') }).openapi('E
 })
 
 /** The stream as the sequence of its blocks (OpenAPI 3.2 would say `itemSchema`). */
-export const eventStream = z
-  .array(z.union([opening, itemEvent, resetEvent, revokedEvent, heartbeat]))
-  .openapi({
+const eventStreamOf = (kind: StreamKind) =>
+  z.array(z.union([...streamBlocks(kind), revokedEvent, heartbeat])).openapi({
     description: 'Not JSON: `text/event-stream`. Modelled as the sequence of its blocks, each one of these.',
   })
+
+/** `GET /buffers/{name}/events`. */
+export const eventStream = eventStreamOf({
+  component: '',
+  id: itemId,
+  openingId:
+    'Where the stream starts: the resume id, `0-0` for `from=earliest`, the newest id for live only.',
+  item: {
+    data: jsonData("The item's data, as appended."),
+    description: 'An item: `onmessage`, or a listener for its event.',
+  },
+  reset: {
+    data: jsonData('Why, and where the items that follow start.', 'ResetData'),
+    description:
+      'Items after the client’s Last-Event-ID are gone: the items that follow start at the oldest ' +
+      'retained one. No `id`, so the last event id stays the last item received.',
+  },
+})
+
+/** `GET /events`: a cursor for every id, an envelope around every item's data. */
+export const setEventStream = eventStreamOf({
+  component: 'Set',
+  id: z.string().openapi({
+    pattern: '^[A-Za-z0-9_-]+$',
+    description:
+      "The stream's cursor: every followed buffer's last item delivered (base64url; doc/architecture.md, " +
+      '"Several buffers over one stream"). Send it back as `Last-Event-ID`.',
+  }),
+  openingId: 'Where the stream starts in every buffer: a cursor of the start positions.',
+  item: {
+    data: jsonData('The buffer, the item id and the item’s data.', 'SetItemData'),
+    description:
+      'An item of one of the buffers: `onmessage`, or a listener for its event. Its `id` is the cursor ' +
+      'after it; its data names the buffer and the item id.',
+  },
+  reset: {
+    data: jsonData('The buffer, why, and where its items that follow start.', 'SetResetData'),
+    description:
+      'Items of one buffer after the cursor are gone: its items that follow start at the oldest retained ' +
+      'one. No `id`: the next item’s cursor names the restart.',
+  },
+})

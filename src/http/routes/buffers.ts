@@ -1,5 +1,6 @@
-import { createRoute } from '@hono/zod-openapi'
+import { createRoute, type z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import type { BufferSet } from '../../buffers/live/buffer-set.js'
 import type { StreamOwner } from '../../buffers/live/subscriptions.js'
 import type { ReadFrom } from '../../buffers/store.js'
 import { ServiceError } from '../../lib/errors.js'
@@ -17,6 +18,8 @@ import {
   appendBody,
   bufferParams,
   pageQuery,
+  setStreamHeaders,
+  setStreamQuery,
   streamHeaders,
   streamQuery,
   toNewItems,
@@ -29,6 +32,9 @@ import {
   pageJson,
   resetData,
   revokedData,
+  setEventStream,
+  setItemData,
+  setResetData,
 } from './buffer-output.js'
 
 export interface BufferRouteOptions {
@@ -36,6 +42,8 @@ export interface BufferRouteOptions {
   auth: ReturnType<typeof authorization>
   /** Where stored appends are counted (the app's metrics); failures are counted by {@link appendFailures}. */
   counters?: BufferCounters
+  /** SSE_MAX_BUFFERS_PER_STREAM: the most buffers `GET /events` follows over one stream. */
+  maxBuffersPerStream: number
 }
 
 const APPEND_ROUTE = '/buffers/:name/items'
@@ -152,6 +160,29 @@ const deleteBuffer = createRoute({
   },
 })
 
+/** What both event stream routes say of how a stream goes, after what their items look like. */
+const STREAM_RULES = [
+  '- `: heartbeat` comments keep the connection alive after SSE_HEARTBEAT_MS of silence.',
+  '- A stream opened with a session ends with `event: revoked` when the session or its grant ends; one opened with a grant token ends at its `exp`.',
+  '- A client that falls too far behind is disconnected and resumes with its Last-Event-ID. On shutdown, streams end cleanly and EventSource reconnects elsewhere.',
+  '',
+  'When Redis cannot be reached as the stream opens, a client that sends `Accept: text/event-stream` gets a 200 stream holding only `retry:`, on a connection that closes, because EventSource gives up for good on any other status; other clients get the 503. At most SSE_MAX_STREAMS_PER_SESSION streams per session are open at once (429 `too_many_streams`).',
+]
+
+/** An event stream's 200 response, whose blocks `schema` describes. */
+const streamResponse = <Schema extends z.ZodType>(schema: Schema) =>
+  success(
+    'The event stream. Behind nginx, also set `proxy_buffering off`.',
+    { 'text/event-stream': { schema } },
+    {
+      'X-Accel-Buffering': {
+        description: '`no`: keeps nginx from buffering the stream.',
+        required: true,
+        schema: { type: 'string' },
+      },
+    },
+  )
+
 const followBuffer = createRoute({
   ...readRoute,
   method: 'get',
@@ -163,28 +194,44 @@ const followBuffer = createRoute({
     '- The first block is `retry: <SSE_RETRY_MS>` and `id:` the position the stream starts from, so a client that drops before its first item resumes from there.',
     '- Each item is a block `id: <id>`, `event: <event>` (`message` unless the item named one), `data: <JSON>`.',
     '- A client that reconnects with `Last-Event-ID` (EventSource does) gets every later item exactly once, in order, or first an `event: reset` (no `id:`) with `{"reason","oldestId"}` and then the items from the oldest retained.',
-    '- `: heartbeat` comments keep the connection alive after SSE_HEARTBEAT_MS of silence.',
-    '- A stream opened with a session ends with `event: revoked` when the session or its grant ends; one opened with a grant token ends at its `exp`.',
-    '- A client that falls too far behind is disconnected and resumes with its Last-Event-ID. On shutdown, streams end cleanly and EventSource reconnects elsewhere.',
-    '',
-    'When Redis cannot be reached as the stream opens, a client that sends `Accept: text/event-stream` gets a 200 stream holding only `retry:`, on a connection that closes, because EventSource gives up for good on any other status; other clients get the 503. At most SSE_MAX_STREAMS_PER_SESSION streams per session are open at once (429 `too_many_streams`).',
+    ...STREAM_RULES,
   ].join('\n'),
   request: { ...readRoute.request, query: streamQuery, headers: streamHeaders },
   responses: {
-    200: success(
-      'The event stream. Behind nginx, also set `proxy_buffering off`.',
-      { 'text/event-stream': { schema: eventStream } },
-      {
-        'X-Accel-Buffering': {
-          description: '`no`: keeps nginx from buffering the stream.',
-          required: true,
-          schema: { type: 'string' },
-        },
-      },
-    ),
+    200: streamResponse(eventStream),
     ...errorResponses([...BUFFER_ERRORS, 'invalid_id', 'invalid_from', 'too_many_streams']),
   },
 })
+
+/** `GET /events`: its query's limit is the deployment's (SSE_MAX_BUFFERS_PER_STREAM). */
+const followBuffers = (maxBuffers: number) =>
+  createRoute({
+    tags: ['Buffers'],
+    // Every buffer named must be readable with the credential: one that is not refuses the stream.
+    security: SECURITY.bufferRead,
+    method: 'get',
+    path: '/events',
+    summary: 'Follow several buffers over one stream (Server-Sent Events)',
+    description: [
+      `One \`text/event-stream\` for 1 to ${maxBuffers} buffers (SSE_MAX_BUFFERS_PER_STREAM), \`?buffer=a&buffer=b\`; the same stream as \`GET /buffers/{name}/events\` for each of them, with these differences. \`HEAD\` answers the headers alone.`,
+      '',
+      '- Every `id:` is a cursor: one id that names the last item delivered of every buffer (doc/architecture.md, "Several buffers over one stream"). The first block is `retry: <SSE_RETRY_MS>` and the cursor of where the stream starts.',
+      '- Each item is a block `id: <cursor>`, `event: <event>` (`message` unless the item named one), `data: {"buffer","id","data"}`: the buffer, the item id and its data.',
+      '- A client that reconnects with `Last-Event-ID` (EventSource does) gets every later item of every buffer exactly once, in order within each buffer, or for a buffer whose items after the cursor are gone first an `event: reset` (no `id:`) with `{"buffer","reason","oldestId"}` and then its items from the oldest retained. A cursor of another set of buffers, or a damaged one, is a 400 `invalid_cursor`.',
+      ...STREAM_RULES,
+    ].join('\n'),
+    request: { query: setStreamQuery(maxBuffers), headers: setStreamHeaders },
+    responses: {
+      200: streamResponse(setEventStream),
+      ...errorResponses([
+        ...BUFFER_ERRORS,
+        'invalid_buffer_set',
+        'invalid_cursor',
+        'invalid_from',
+        'too_many_streams',
+      ]),
+    },
+  })
 
 /** Where a stream starts: Last-Event-ID, else ?lastEventId=, else ?from=earliest, else live only. */
 function streamStart(
@@ -197,13 +244,42 @@ function streamStart(
 }
 
 /**
- * Data-plane buffers: append and delete (write), page, describe and follow live over SSE (read).
+ * Where a stream of `set` starts in each of its buffers: the positions its cursor names (Last-Event-ID,
+ * else ?lastEventId=), else ?from=earliest, else live only.
+ */
+function setStreamStarts(
+  set: BufferSet,
+  { lastEventId, from }: { lastEventId?: string | undefined; from?: string | undefined },
+  header: string | undefined,
+): ReadFrom[] {
+  const cursor = header ?? lastEventId
+  if (!cursor) return set.names.map(() => streamStart({ from }, undefined))
+  const positions = set.decode(cursor)
+  if (!positions) {
+    throw new ServiceError(
+      'invalid',
+      'invalid_cursor',
+      'Last-Event-ID is not a cursor of a stream of these buffers (another set of buffers, or damaged)',
+    )
+  }
+  return positions.map((after) => ({ after }))
+}
+
+/**
+ * Data-plane buffers: append and delete (write), page, describe and follow live over SSE (read), one
+ * buffer per stream or several (`GET /events?buffer=a&buffer=b`).
  * See doc/security.md for who may do which, and doc/architecture.md, "Streams", for ids, resume and
  * the reset rule.
  */
-export function bufferRoutes({ auth, counters = new BufferCounters() }: BufferRouteOptions) {
+export function bufferRoutes({
+  auth,
+  counters = new BufferCounters(),
+  maxBuffersPerStream,
+}: BufferRouteOptions) {
   const writer = auth.buffer('write')
   const reader = auth.buffer('read')
+  // Every buffer `?buffer=` names must be readable: one that is not refuses the whole stream.
+  const setReader = auth.buffer('read', (c) => c.req.queries('buffer') ?? [])
   // Per grant subject (RATE_LIMIT_APPENDS_PER_MINUTE); the admin token's producers are not limited.
   const appendsOfUser = rateLimit<BufferVariables>('appends', (c) => c.get('principal').sub)
 
@@ -211,6 +287,8 @@ export function bufferRoutes({ auth, counters = new BufferCounters() }: BufferRo
   // Referenced from the event stream's `data` (contentSchema), not from another schema.
   routes.openAPIRegistry.register('ResetData', resetData)
   routes.openAPIRegistry.register('RevokedData', revokedData)
+  routes.openAPIRegistry.register('SetItemData', setItemData)
+  routes.openAPIRegistry.register('SetResetData', setResetData)
   return routes
     .openapi({ ...appendItems, middleware: [writer, appendsOfUser] as const }, async (c) => {
       const items = toNewItems(c.req.valid('json'))
@@ -238,5 +316,10 @@ export function bufferRoutes({ auth, counters = new BufferCounters() }: BufferRo
       const { name } = c.req.valid('param')
       const start = streamStart(c.req.valid('query'), c.req.valid('header')['Last-Event-ID'])
       return c.get('subscriptions').subscribe(c, name, start, streamOwner(c))
+    })
+    .openapi({ ...followBuffers(maxBuffersPerStream), middleware: [setReader] as const }, (c) => {
+      const query = c.req.valid('query')
+      const starts = setStreamStarts(query.buffer, query, c.req.valid('header')['Last-Event-ID'])
+      return c.get('subscriptions').subscribeToSet(c, query.buffer, starts, streamOwner(c))
     })
 }

@@ -5,8 +5,11 @@ import {
   appendNumbers,
   bufferName,
   datas,
+  numbersOf,
   openEvents,
+  openSetEvents,
   range,
+  setItems,
   subscriberCount,
   tokenHeaders,
 } from '../../support/buffers.js'
@@ -76,6 +79,52 @@ describe('live fan-out', async () => {
     expect(datas(await one.events(3))).toEqual([1, 2, 3])
     expect(await connections()).toBe(withOne)
     await Promise.all(many.map((stream) => stream.close()))
+  })
+
+  it('keeps that number with streams of 32 buffers each: 10 of them over 64 buffers', async () => {
+    const baseline = await connections()
+    const names = range(1, 64).map(() => bufferName('set'))
+    const followedBy = (i: number) => names.slice((i % 2) * 32, (i % 2) * 32 + 32)
+    const streams: SseStream[] = []
+    for (let i = 0; i < 10; i++) {
+      const stream = await openSetEvents(app, followedBy(i))
+      await stream.nextBlock(1000)
+      streams.push(stream)
+    }
+    // At most the live reader more (this file's first test may have opened it already), and nothing else.
+    const withReader = await connections()
+    expect(withReader).toBeLessThanOrEqual(baseline + 1)
+    await Promise.all(names.map((name) => appendNumbers(app, name, [1])))
+    for (const [i, stream] of streams.entries()) {
+      const items = setItems(await stream.events(32))
+      expect(new Set(items.map((item) => item.buffer))).toEqual(new Set(followedBy(i)))
+    }
+    expect(await connections()).toBe(withReader)
+    await Promise.all(streams.map((stream) => stream.close()))
+  })
+
+  it('disconnects a stream of several buffers that stops reading; it resumes every buffer exactly', async () => {
+    const [a, b] = [bufferName('a'), bufferName('b')]
+    await appendNumbers(app, a, [0])
+    const slow = await openSetEvents(app, [a, b], { inProcess: true })
+    for (const n of range(1, 10)) {
+      await appendNumbers(app, a, range(n * 10 - 9, n * 10))
+      await appendNumbers(app, b, range(n * 10 - 9, n * 10))
+    }
+    const received: SseBlock[] = []
+    for (let block = await slow.nextBlock(2000); block; block = await slow.nextBlock(2000)) {
+      if (block.data !== undefined) received.push(block)
+    }
+    expect(received.length).toBeLessThan(200)
+    const resumed = await openSetEvents(app, [a, b], {
+      headers: { 'Last-Event-ID': slow.lastEventId },
+      inProcess: true,
+    })
+    const items = [...setItems(received), ...setItems(await resumed.events(200 - received.length))]
+    expect(numbersOf(items, a)).toEqual(range(1, 100))
+    expect(numbersOf(items, b)).toEqual(range(1, 100))
+    expect(await resumed.quietFor(200)).toBe(true)
+    await resumed.close()
   })
 
   it.each([

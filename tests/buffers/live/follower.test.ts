@@ -3,9 +3,13 @@ import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { BEFORE_ALL, compareItemIds } from '../../../src/buffers/ids.js'
 import type { BufferItem } from '../../../src/buffers/items.js'
-import { CATCH_UP_PAGE, Follower, type FollowerOutbox } from '../../../src/buffers/live/follower.js'
-import { itemFrame } from '../../../src/buffers/live/frames.js'
-import type { LiveItem, Membership } from '../../../src/buffers/live/hub.js'
+import {
+  CATCH_UP_PAGE,
+  Follower,
+  type FollowerOutbox,
+  PageTurns,
+} from '../../../src/buffers/live/follower.js'
+import { type LiveItem, liveItem, type Membership } from '../../../src/buffers/live/hub.js'
 import type { BufferStore, Page, ReadFrom, Reset } from '../../../src/buffers/store.js'
 import type { Logger } from '../../../src/process/logger.js'
 import { RedisTimeoutError, RedisUnavailableError } from '../../../src/redis/failures.js'
@@ -24,7 +28,7 @@ function item(n: number, prev = n === 0 ? '' : id(n - 1)): BufferItem {
 }
 
 /** What the hub offers for an item. */
-const live = (entry: BufferItem): LiveItem => ({ id: entry.id, prev: entry.prev, frame: itemFrame(entry) })
+const live = (entry: BufferItem): LiveItem => liveItem(NAME, entry)
 
 /** An item's frame as the client reads it, written out by hand (not through itemFrame). */
 const text = (n: number) => `id: ${id(n)}\nevent: num\ndata: {"n":${n}}\n\n`
@@ -577,5 +581,44 @@ describe('Follower: slow clients during catch-up', () => {
     }
     expect(outbox.overflows).toBe(0)
     expect(outbox.frames).toEqual(texts(range(5, 9)))
+  })
+})
+
+describe('Follower: the buffers of one stream', () => {
+  it('take turns to catch up: one page at a time, each read once the page before it was taken', async () => {
+    const [first, second] = [new FakeStore(), new FakeStore()]
+    first.append(...range(0, 149))
+    second.append(...range(0, 149))
+    const outbox = new FakeOutbox()
+    outbox.hold()
+    const turns = new PageTurns()
+    const follow = (store: FakeStore) =>
+      new Follower(
+        { name: NAME, store, outbox, logger: silent, endGraceMs: 2000, maxBehind: 1000, turns },
+        BEFORE_ALL,
+      ).follow({ lastSeen: id(149), leave: () => {} }, true)
+    follow(first)
+    follow(second)
+    await settle()
+    const reads = () => [first.reads.length, second.reads.length]
+    // The first has read its page, which waits for the client; the second waits its turn.
+    expect(reads()).toEqual([1, 0])
+    const taken = async (expected: number[]) => {
+      outbox.release()
+      outbox.hold()
+      await settle()
+      expect(reads()).toEqual(expected)
+    }
+    await taken([1, 1])
+    await taken([2, 1])
+    await taken([2, 2])
+    outbox.release()
+    await settle()
+    expect(outbox.frames).toEqual([
+      ...texts(range(0, 99)),
+      ...texts(range(0, 99)),
+      ...texts(range(100, 149)),
+      ...texts(range(100, 149)),
+    ])
   })
 })

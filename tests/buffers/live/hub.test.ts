@@ -197,6 +197,18 @@ describe('LiveHub: joining and dispatch', () => {
     expect(reader.wakes).toBe(1)
   })
 
+  it('wakes a read once for a stream that adds several buffers at once', async () => {
+    const { reader, hub } = hubOver()
+    hub.join('a', id(0), new Listener())
+    for (const name of ['b', 'c', 'd']) hub.join(name, id(0), new Listener())
+    expect(reader.wakes).toBe(1)
+    expect((await reader.nth(1)).streams.map(({ key }) => key)).toEqual(
+      ['a', 'b', 'c', 'd'].map((name) => keys.bufferItems(name)),
+    )
+    hub.join('e', id(0), new Listener())
+    expect(reader.wakes).toBe(2)
+  })
+
   it('skips items at or before a feed recreated during the read', async () => {
     const { reader, hub } = hubOver()
     const first = new Listener()
