@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { ConfigError, describeRedisUrl, EXAMPLE_SECRET_PREFIX, loadEnv } from '../src/env.js'
+import { TestCertificates } from './support/redis-tls.js'
 
 const SECRET = 'x'.repeat(32)
 const valid = { REDIS_URL: 'redis://127.0.0.1:6379', SESSION_SECRET: SECRET, API_TOKEN: SECRET }
@@ -339,29 +339,10 @@ describe('loadEnv: Redis topologies (REDIS_MODE)', () => {
     )
     const tls = { ...valid, REDIS_URL: 'rediss://redis.internal:6380' }
 
-    it('reads the CA file, and takes a server name', () => {
-      const real = join(dir, 'real.pem')
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-days',
-          '1',
-          '-subj',
-          '/CN=test',
-          '-keyout',
-          join(dir, 'real.key'),
-          '-out',
-          real,
-        ],
-        { stdio: 'ignore' },
-      )
+    it('reads the CA file, and takes a server name', async () => {
+      const certificates = await TestCertificates.create()
+      onTestFinished(() => certificates.remove())
+      const real = certificates.caFile
       const env = loadEnv({ ...tls, REDIS_TLS_CA_FILE: real, REDIS_TLS_SERVERNAME: 'redis.internal' })
       expect(env.redisTlsCa).toMatch(/^-----BEGIN CERTIFICATE-----/)
       expect(env.redisTlsServername).toBe('redis.internal')

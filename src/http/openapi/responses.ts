@@ -44,6 +44,15 @@ export const ERROR_STATUS = {
 } as const satisfies Record<string, ContentfulStatusCode>
 
 export type ErrorCode = keyof typeof ERROR_STATUS
+
+/** What any route behind a credential can answer: no or a bad credential, refused, limited, Redis away. */
+export const CREDENTIAL_ERRORS = [
+  'unauthorized',
+  'invalid_grant',
+  'forbidden',
+  'rate_limited',
+  'redis_unavailable',
+] as const satisfies readonly ErrorCode[]
 type StatusOf<C extends ErrorCode> = (typeof ERROR_STATUS)[C]
 
 const errorDetail = z

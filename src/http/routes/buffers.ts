@@ -11,7 +11,7 @@ import { rateLimit } from '../middleware/rate-limit.js'
 import type { RequestObserver } from '../middleware/request-observer.js'
 import type { ServiceVariables } from '../middleware/services.js'
 import { jsonText } from '../openapi/json-text.js'
-import { type ErrorCode, errorResponses, json, success } from '../openapi/responses.js'
+import { CREDENTIAL_ERRORS, type ErrorCode, errorResponses, json, success } from '../openapi/responses.js'
 import { apiRoutes } from '../openapi/routes.js'
 import { SECURITY } from '../openapi/security.js'
 import {
@@ -76,14 +76,7 @@ function streamOwner(c: Context<{ Variables: ServiceVariables & AuthVariables }>
 type BufferVariables = ServiceVariables & AuthVariables
 
 /** What every buffer route can answer besides its own errors: credentials, Redis, a malformed name. */
-const BUFFER_ERRORS = [
-  'invalid_buffer_name',
-  'unauthorized',
-  'invalid_grant',
-  'forbidden',
-  'rate_limited',
-  'redis_unavailable',
-] as const satisfies readonly ErrorCode[]
+const BUFFER_ERRORS = ['invalid_buffer_name', ...CREDENTIAL_ERRORS] as const satisfies readonly ErrorCode[]
 
 /** Reads take the admin token, a grant token or a session cookie whose grant covers the buffer. */
 const readRoute = { tags: ['Buffers'], security: SECURITY.bufferRead, request: { params: bufferParams } }

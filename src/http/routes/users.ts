@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { sessionFingerprint } from '../../sessions/ids.js'
 import type { authorization } from '../middleware/auth.js'
 import type { ServiceVariables } from '../middleware/services.js'
-import { type ErrorCode, errorResponses, json, success } from '../openapi/responses.js'
+import { CREDENTIAL_ERRORS, errorResponses, json, success } from '../openapi/responses.js'
 import { apiRoutes } from '../openapi/routes.js'
 import { SECURITY } from '../openapi/security.js'
 
@@ -33,13 +33,8 @@ const userSessions = z
   })
   .openapi('UserSessions')
 
-const ADMIN_ERRORS = [
-  'unauthorized',
-  'invalid_grant',
-  'forbidden',
-  'rate_limited',
-  'redis_unavailable',
-] as const satisfies readonly ErrorCode[]
+// The session admin API takes the admin token only: its errors are those of any credential.
+const ADMIN_ERRORS = CREDENTIAL_ERRORS
 const admin = { tags: ['Session admin'], security: SECURITY.admin, request: { params: userParams } }
 
 const listSessions = createRoute({
