@@ -2,9 +2,18 @@ import { describe, expect, inject, it } from 'vitest'
 import type { ServiceApp } from '../../src/app.js'
 import { keys } from '../../src/redis/keys.js'
 import { buildAppOn } from '../support/app.js'
-import { appendNumbers, bufferName, datas, openEvents, range } from '../support/buffers.js'
+import {
+  appendNumbers,
+  bufferName,
+  datas,
+  openEvents,
+  range,
+  servedUrl,
+  tokenHeaders,
+} from '../support/buffers.js'
+import { grantToken } from '../support/grants.js'
 import { redisCli } from '../support/redis-cluster.js'
-import type { SseStream } from '../support/sse-client.js'
+import { SseStream } from '../support/sse-client.js'
 import { fileCluster } from '../support/topology.js'
 
 /**
@@ -102,4 +111,35 @@ describe('the live reader on a Redis Cluster', () => {
     )
     expect(clusterMs).toBeGreaterThan(0)
   }, 30_000)
+
+  it('ends a stream through one replica when its user is revoked through another', async () => {
+    const other = await buildAppOn(cluster.url, { REDIS_MODE: 'cluster' })
+    const name = bufferName('revoke')
+    const sub = `user-${name}`
+    const created = await app.request('/sessions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant: await grantToken({ sub, read: [name] }) }),
+    })
+    expect(created.status).toBe(201)
+    const cookie = /^[^;]+/.exec(created.headers.get('set-cookie') ?? '')?.[0] as string
+    const stream = new SseStream(
+      await fetch(`${await servedUrl(app)}/buffers/${name}/events`, { headers: { Cookie: cookie } }),
+    )
+    await appendNumbers(other.app, name, [1])
+    expect(datas(await stream.events(1))).toEqual([1])
+
+    const revokedAt = performance.now()
+    const revoke = await other.app.request(`/users/${sub}/sessions`, {
+      method: 'DELETE',
+      headers: tokenHeaders,
+    })
+    expect(await revoke.json()).toEqual({ ended: 1 })
+    const blocks = []
+    for (let block = await stream.nextBlock(3000); block; block = await stream.nextBlock(3000))
+      blocks.push(block)
+    // Announced, not found by the safety net's read (every 2 s).
+    expect(performance.now() - revokedAt).toBeLessThan(1000)
+    expect(blocks.map((block) => block.event)).toContain('revoked')
+  })
 })
