@@ -56,6 +56,15 @@ async function readiness(target: ServiceApp = app): Promise<number> {
   return (await target.request('/readyz')).status
 }
 
+/** Polls `condition` every 100 ms until it holds; throws after `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not so after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 describe('the live reader on a Redis Cluster', () => {
   it('delivers on every shard, exactly once and in order, with the same connections for 3 subscribers as for 100', async () => {
     const shards = await namesOnEveryShard(11)
@@ -87,6 +96,25 @@ describe('the live reader on a Redis Cluster', () => {
     expect(await readiness()).toBe(200)
     expect(await connectionsPerNode()).toEqual(withThree)
   }, 30_000)
+
+  it('is unready while a shard is down, and delivers again on it once it is back', async () => {
+    const shards = await namesOnEveryShard(1)
+    const names = shards.map(([name]) => name as string)
+    const streams = await Promise.all(names.map((name) => openEvents(app, name)))
+    await Promise.all(names.map((name) => appendNumbers(app, name, [1])))
+    for (const stream of streams) expect(datas(await stream.events(1))).toEqual([1])
+    expect(await readiness()).toBe(200)
+
+    const [, victim] = cluster.nodes
+    if (!victim) throw new Error('the cluster has no second node')
+    await victim.kill()
+    await until(async () => (await readiness()) === 503, 3000)
+    await victim.restart()
+    await until(async () => (await readiness()) === 200, 8000)
+    // Every shard's announcements reach the reader again (or its safety net reads them): nothing lost.
+    await Promise.all(names.map((name) => appendNumbers(app, name, [2])))
+    for (const stream of streams) expect(datas(await stream.events(1, 5000))).toEqual([2])
+  }, 20_000)
 
   it('costs this much from append to delivery, against the blocking reader of a standalone Redis', async () => {
     const standalone = await buildAppOn(inject('redisUrl'))
