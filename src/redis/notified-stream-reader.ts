@@ -135,26 +135,20 @@ export function createNotifiedStreamReader(
       awaken = () => done(false)
     })
 
-  /** The cursors of `streams` due a read: every one after a reconnect, else the announced and `added`. */
-  const due = (streams: readonly StreamCursor[], added: ReadonlySet<string>, all: boolean) =>
-    streams.filter(({ key }) => all || added.has(key) || announced.has(key))
-
-  const readDue = async (
+  /**
+   * Reads the cursors of `streams` that are due: every one when `all` (first read, after a reconnect or a
+   * failure, the safety net), else those announced and those just followed (`added`). Null when none
+   * had entries. A failed read sets `readAll`, so nothing announced is forgotten.
+   */
+  const readDue = (
     streams: readonly StreamCursor[],
     count: number,
     all: boolean,
-    added = new Set<string>(),
+    added?: ReadonlySet<string>,
   ) => {
-    const reading = due(streams, added, all)
+    const reading = streams.filter(({ key }) => all || added?.has(key) || announced.has(key))
     for (const { key } of reading) announced.delete(key)
-    if (reading.length === 0) return null
-    try {
-      return await readNow(reading, count)
-    } catch (error) {
-      // Read again next time: the entries are still there.
-      for (const { key } of reading) announced.add(key)
-      throw error
-    }
+    return reading.length === 0 ? Promise.resolve(null) : readNow(reading, count)
   }
 
   return {
@@ -171,7 +165,11 @@ export function createNotifiedStreamReader(
         let reply = await readDue(streams, count, all, added)
         if (!reply && blockMs > 0 && !wakeRequested && announced.size === 0) {
           const timedOut = await wait(blockMs)
-          if (!wakeRequested) reply = await readDue(streams, count, timedOut || readAll)
+          if (!wakeRequested) {
+            const readEvery = timedOut || readAll
+            readAll = false
+            reply = await readDue(streams, count, readEvery)
+          }
         }
         if (stats) stats.liveReads[reply ? 'items' : 'empty']++
         return reply
