@@ -63,7 +63,8 @@ export class BufferStore {
   append(name: string, items: readonly NewItem[]): Promise<string[]> {
     const args = [String(this.maxLen)]
     for (const { event, data } of items) args.push(event, data)
-    return this.#append.exec(keyPair(name), args)
+    const stream = keys.bufferItems(name)
+    return this.#append.exec([stream, keys.bufferMeta(name), keys.streamNotifications(stream)], args)
   }
 
   async read(name: string, from: ReadFrom, limit: number): Promise<Page> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { ErrorReply } from 'redis'
 import { replyDeadline } from './failures.js'
 import { keyFamily } from './keys.js'
+import { createNotifiedStreamReader } from './notified-stream-reader.js'
 import { type CommandFamily, RedisStats } from './stats.js'
 import { createStreamReader, type StreamReader } from './stream-reader.js'
 import type { Topology } from './topology.js'
@@ -50,9 +51,10 @@ export interface Redis extends RedisCommands {
    */
   role(): Promise<string | undefined>
   /**
-   * A new dedicated connection for blocking stream reads (XREAD BLOCK), which a REST transport cannot
-   * offer: see StreamReader. Connects on first read, to the node that serves the read's first stream:
-   * the master; on a cluster, the master of that stream's slot, so one read's streams must share a slot.
+   * A new live reader, which a REST transport cannot offer: see StreamReader. Standalone and Sentinel:
+   * a dedicated connection for blocking reads (XREAD BLOCK), opened on first read to the master. On a
+   * cluster: announced non-blocking reads over node-redis's per-shard connections
+   * (notified-stream-reader.ts), so one read may follow streams of every slot.
    */
   createStreamReader(): StreamReader
   /**
@@ -119,6 +121,9 @@ export function createRedisClient(topology: Topology, commandTimeoutMs: number):
         },
       }
     },
-    createStreamReader: () => createStreamReader(topology.blocking, commandTimeoutMs, stats),
+    createStreamReader: () =>
+      topology.notifications
+        ? createNotifiedStreamReader(topology.notifications, commandTimeoutMs, stats)
+        : createStreamReader(topology.blocking, commandTimeoutMs, stats),
   }
 }

@@ -11,6 +11,7 @@ import {
   type RedisSettings,
   redisEndpoints,
 } from './node-options.js'
+import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
 import { reasonOf, StartupBudget } from './startup-budget.js'
 import { combinedRole, helloRole, type Topology } from './topology.js'
@@ -156,8 +157,34 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
     onError: (listener) => cluster.on('node-error', (error: Error) => listener(error)),
     onReady: (listener) => cluster.on('node-ready', listener),
     blocking: duplicatedConnections({ routeOf: async (key) => addressOf(await nodeFor(key)), nodeFor }),
+    notifications: clusterNotifications(cluster),
     close: () => cluster.close(),
     destroy: () => cluster.destroy(),
+  }
+}
+
+/**
+ * Reads and shard channels for the live reader (notified-stream-reader.ts) on node-redis's own
+ * connections: the command connection of each master, and its one sharded pub/sub connection per master.
+ */
+function clusterNotifications(cluster: NodeRedisCluster): StreamNotifications {
+  return {
+    read: (firstKey, command) => cluster.sendCommand(firstKey, true, [...command]),
+    subscribe: (channel, listener) => cluster.sSubscribe(channel, listener),
+    unsubscribe: (channel) => cluster.sUnsubscribe(channel),
+    get isReady() {
+      return (
+        cluster.isReady &&
+        cluster.masters.every(
+          ({ client, pubSub }) =>
+            client?.isReady === true &&
+            // A shard connection still within its first attempt counts as ready, as a new reader's does.
+            (!pubSub || pubSub.connectPromise !== undefined || pubSub.client.isReady),
+        )
+      )
+    },
+    // node-redis emits it for every node connection, shard connections included.
+    onReady: (listener) => cluster.on('node-ready', listener),
   }
 }
 

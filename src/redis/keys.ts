@@ -15,6 +15,7 @@
  * | `hrs:revoked`                         | stream | sessions: ids of ended sessions, so every replica ends their streams |
  * | `hrs:buf:{<name>}:items`              | stream | buffers: the items (see buffer-append.lua) |
  * | `hrs:buf:{<name>}:meta`               | hash   | buffers: `deleted`, `trimmed` for exact resume; outlives the stream |
+ * | `<stream key>:notify`, `hrs:revoked:notify:{hrs:revoked}` | shard channel | live: a stream's writer announces new entries (see {@link streamNotifications}) |
  * | `hrs:rl:{<kind>:<subject>}`           | string | limits: one rate limit's state (see rate-limit.lua; with a TTL) |
  * | `hrs:sse:slots:{<session>}`           | zset   | limits: a session's open SSE streams, by lease expiry (see stream-slot-acquire.lua; TTL) |
  * | `hrs:session:v2:<id>`                 | string | sessions, v2 layout: read until they expire, never written anew (see `v2Session`) |
@@ -46,6 +47,14 @@ export const keys = {
   bufferItems: (name: string) => `${KEY_PREFIX}buf:{${name}}:items`,
   /** A buffer's resume bookkeeping (see doc/architecture.md, "Streams"). */
   bufferMeta: (name: string) => `${KEY_PREFIX}buf:{${name}}:meta`,
+  /**
+   * The shard channel (SPUBLISH) on which the writer of stream `streamKey` announces new entries, for the
+   * live reader on a cluster (doc/architecture.md, "Per-shard reader"). It hashes to the stream's slot, so
+   * the script that writes the stream may publish on it: a key with a hash tag keeps it, a key without
+   * one (the revocation stream) gets itself as the channel's tag.
+   */
+  streamNotifications: (streamKey: string) =>
+    streamKey.includes('{') ? `${streamKey}:notify` : `${streamKey}:notify:{${streamKey}}`,
   /** One rate limit's state. The subject is any string (an address, a token): URI-encoded, no brace breaks the tag. */
   rateLimit: (kind: string, subject: string) => `${KEY_PREFIX}rl:{${kind}:${encodeURIComponent(subject)}}`,
   /** The SSE stream slots of one session (any string, URI-encoded like a rate limit's subject). */

@@ -111,11 +111,8 @@ export function createStreamReader(
   let opening: Promise<unknown> | undefined
   let openingUntil = 0
 
-  // Callers of reconnected() still waiting; each removes itself when it resolves.
-  const awaitingReady = new Set<() => void>()
-  const readyAgain = () => {
-    for (const resolve of awaitingReady) resolve()
-  }
+  const awaitingReady = readyWaiters()
+  const readyAgain = awaitingReady.resolveAll
 
   const replies = replyDeadline(commandTimeoutMs)
   // A blocking read's reply may take its block time on top; one deadline per block time asked for.
@@ -211,20 +208,31 @@ export function createStreamReader(
       // Best effort: where CLIENT UNBLOCK is not allowed, the block still ends within blockMs.
       connection?.unblock(connectionId).catch(() => {})
     },
-    reconnected(maxMs) {
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer)
-          awaitingReady.delete(done)
-          resolve()
-        }
-        const timer = setTimeout(done, maxMs)
-        awaitingReady.add(done)
-      })
-    },
+    reconnected: awaitingReady.wait,
     destroy() {
       drop()
       readyAgain()
+    },
+  }
+}
+
+/** Callers of a reader's reconnected(): each waits until {@link resolveAll} or its own `maxMs`. */
+export function readyWaiters() {
+  const waiting = new Set<() => void>()
+  return {
+    wait(maxMs: number): Promise<void> {
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          waiting.delete(done)
+          resolve()
+        }
+        const timer = setTimeout(done, maxMs)
+        waiting.add(done)
+      })
+    },
+    resolveAll(): void {
+      for (const resolve of waiting) resolve()
     },
   }
 }

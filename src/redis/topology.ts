@@ -1,4 +1,5 @@
 import type { RedisMode } from '../env.js'
+import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
 import type { BlockingConnections } from './stream-reader.js'
 
@@ -28,6 +29,11 @@ export interface Topology {
   onReady(listener: () => void): void
   /** Dedicated connections for blocking reads (the live reader), on the node that serves their keys. */
   readonly blocking: BlockingConnections
+  /**
+   * On a cluster only: announced, non-blocking reads for a live reader whose connections are per shard,
+   * not per stream (one blocking XREAD cannot span slots). Without it, the live reader blocks on `blocking`.
+   */
+  readonly notifications?: StreamNotifications
   /** Waits for pending replies, then closes every connection. */
   close(): Promise<void>
   /** Drops every connection at once. */

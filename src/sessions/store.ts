@@ -379,7 +379,8 @@ export class SessionStore {
   }
 
   #announce(ids: string[]): Promise<number> {
-    return this.#scripts.announce.exec([keys.revokedSessions()], ids)
+    const stream = keys.revokedSessions()
+    return this.#scripts.announce.exec([stream, keys.streamNotifications(stream)], ids)
   }
 }
 

@@ -70,7 +70,7 @@ export interface LiveHubOptions {
   logger: Logger
   /**
    * Called with the id of every session ended anywhere (logout, rotation, revocation), read from the
-   * revocation stream in the same XREAD as the buffers, so following it costs no connection. Only while
+   * revocation stream in the same read as the buffers, so following it costs no connection. Only while
    * someone is subscribed: streams that could need ending exist only then.
    */
   onRevoked?: (sessionId: string) => void
@@ -129,8 +129,9 @@ class FeedMembership implements Membership {
 }
 
 /**
- * Live delivery for one app: a single blocking reader (XREAD BLOCK on a dedicated connection) over
- * every buffer that has subscribers, fanning each new item out to them in process. The number of Redis
+ * Live delivery for one app: a single reader (XREAD BLOCK on a dedicated connection; on a cluster,
+ * announced reads over per-shard connections, see notified-stream-reader.ts) over every buffer that has
+ * subscribers, fanning each new item out to them in process. The number of Redis
  * connections is therefore fixed, whatever the number of subscribers or buffers.
  *
  * The reader keeps, per buffer, the last id it handed out and always reads from there: after an outage

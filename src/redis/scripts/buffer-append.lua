@@ -5,6 +5,8 @@
   KEYS[1] the buffer's stream
   KEYS[2] the buffer's meta hash: `deleted` (newest id when it was last deleted), `trimmed` (newest id
           trimmed away from the current stream)
+  KEYS[3] the buffer's notification channel (a shard channel in the buffer's slot): the live reader on a
+          cluster reads the buffer when it hears of new items there
   ARGV[1] retention: the most items kept (BUFFER_MAX_LEN)
   ARGV[2], ARGV[3], ... the event and the data (JSON text) of each item, in order
 
@@ -12,7 +14,7 @@
   this stream, '' for the first entry of a stream (so a live reader can tell a gap from a neighbour).
   Returns the new ids, in order.
 ]]
-local stream, meta = KEYS[1], KEYS[2]
+local stream, meta, notifications = KEYS[1], KEYS[2], KEYS[3]
 local max_len = tonumber(ARGV[1])
 
 local clock = redis.call('TIME')
@@ -53,4 +55,6 @@ if redis.call('XTRIM', stream, 'MAXLEN', max_len) > 0 then
     end
   end
 end
+-- pcall: SPUBLISH needs Redis 7.0, which only cluster mode requires (a standalone reader blocks instead).
+redis.pcall('SPUBLISH', notifications, '')
 return ids

@@ -5,6 +5,7 @@
   store calls it before and after it ends sessions (see doc/architecture.md, "Sessions").
 
   KEYS[1] the revocation stream
+  KEYS[2] its notification channel (a shard channel in its slot), for the live reader on a cluster
   ARGV    the ids of the sessions ended
 
   Returns the number of entries added.
@@ -12,4 +13,6 @@
 for _, id in ipairs(ARGV) do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', 10000, '*', 's', id)
 end
+-- pcall: SPUBLISH needs Redis 7.0, which only cluster mode requires (a standalone reader blocks instead).
+redis.pcall('SPUBLISH', KEYS[2], '')
 return #ARGV
