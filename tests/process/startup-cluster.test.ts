@@ -3,7 +3,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort } from '../support/net.js'
 import { TestRedisCluster } from '../support/redis-cluster.js'
-import { spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
 
 /** The startup contract with REDIS_MODE=cluster, on the real entry point and a real three-master cluster. */
 
@@ -45,7 +45,7 @@ describe('REDIS_MODE=cluster at startup', () => {
     const service = start(clusterEnv(`redis://${lonely.address}`, failFast))
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
-    expect(exit.ownMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: the cluster is not ok \(.*cluster_state:fail/)
   })
 
@@ -55,7 +55,7 @@ describe('REDIS_MODE=cluster at startup', () => {
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
     expect(exit.elapsedMs).toBeGreaterThanOrEqual(BUDGET_MS)
-    expect(exit.ownMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: no seed node answered \(.*ECONNREFUSED/)
     expect(service.stderr).toContain(`127.0.0.1:${ports[1]}`)
   })

@@ -3,7 +3,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort } from '../support/net.js'
 import { SENTINEL_MASTER_NAME, TestSentinelSet } from '../support/redis-sentinel.js'
-import { spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
 
 /**
  * The startup contract with REDIS_MODE=sentinel, on the real entry point and a real Sentinel set (one
@@ -51,7 +51,7 @@ describe('REDIS_MODE=sentinel at startup', () => {
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
     expect(exit.elapsedMs).toBeGreaterThanOrEqual(BUDGET_MS)
-    expect(exit.ownMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: no sentinel answered \(.*ECONNREFUSED/)
     expect(service.stderr).toContain(`127.0.0.1:${ports[1]}`)
   })
@@ -60,7 +60,7 @@ describe('REDIS_MODE=sentinel at startup', () => {
     const service = start(sentinelEnv({ ...failFast, REDIS_SENTINEL_NAME: 'not-monitored' }))
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
-    expect(exit.ownMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: master name unknown: .*"not-monitored"/)
   })
 

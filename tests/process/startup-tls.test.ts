@@ -5,7 +5,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import type { RedisProcess } from '../support/redis-process.js'
 import { startTlsRedis, TestCertificates } from '../support/redis-tls.js'
-import { spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
 
 /**
  * TLS at startup (rediss://), on the real entry point and TLS-only `redis-server`s whose certificates a
@@ -54,7 +54,7 @@ describe('TLS (rediss://) at startup', () => {
     const service = start(tlsEnv('localhost', internal, failFast))
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
-    expect(exit.ownMs).toBeLessThan(BUDGET_MS + 2000)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: .*does not match certificate's altnames/)
   })
 
