@@ -17,7 +17,7 @@
  * speed drifts over minutes, and one long run per target lets that drift land on one of them (as in
  * bench/sessions.ts). The subscribers run in BENCH_CLIENT_PROCESSES (default 2) client processes, apart from
  * the producer; their CPU use is printed, to tell when the client was the bottleneck.
- * BENCH_DURATION_SECONDS (default 10) is each round's publishing time; BENCH_SCALE (default 1) multiplies
+ * BENCH_DURATION_SECONDS (default 8) is each round's publishing time; BENCH_SCALE (default 1) multiplies
  * the subscriber counts, for a machine that cannot hold 10,000. Run: `npm run bench:sse`.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -36,7 +36,7 @@ import {
 } from './support/sse-load.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10)
+const SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 8)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1)
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)
 const IDLE_STREAMS = 1000

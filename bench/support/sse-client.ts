@@ -29,26 +29,29 @@ let received = 0
 
 const reply = (message: ClientReply) => process.send?.(message)
 
-function open(urls: string[], headers: Record<string, string>): void {
-  let opened = 0
-  urls.forEach((url, index) => {
+/** Streams opened at once: a burst of thousands of connections overflows the servers' listen backlog. */
+const SLICE = 250
+
+/** Opens one stream; resolves when it has sent its first bytes. */
+function openOne(url: string, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
     const req = request(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false })
     requests.push(req)
+    let counted = false
     req.on('error', (error) => {
-      if (opened < urls.length) reply({ type: 'failed', message: `stream ${index}: ${error.message}` })
+      if (!counted) reject(error)
     })
     req.on('response', (res) => {
       if (res.statusCode !== 200) {
-        reply({ type: 'failed', message: `stream ${index}: HTTP ${res.statusCode}` })
+        reject(new Error(`HTTP ${res.statusCode}`))
         return
       }
       res.setEncoding('utf8')
       let buffered = ''
-      let counted = false
       res.on('data', (chunk: string) => {
         if (!counted) {
           counted = true
-          if (++opened === urls.length) reply({ type: 'open' })
+          resolve()
         }
         buffered += chunk
         let end = buffered.indexOf('\n\n')
@@ -67,8 +70,19 @@ function open(urls: string[], headers: Record<string, string>): void {
   })
 }
 
+async function open(urls: string[], headers: Record<string, string>): Promise<void> {
+  try {
+    for (let start = 0; start < urls.length; start += SLICE) {
+      await Promise.all(urls.slice(start, start + SLICE).map((url) => openOne(url, headers)))
+    }
+    reply({ type: 'open' })
+  } catch (error) {
+    reply({ type: 'failed', message: (error as Error).message })
+  }
+}
+
 process.on('message', (command: ClientCommand) => {
-  if (command.type === 'open') open(command.urls, command.headers)
+  if (command.type === 'open') void open(command.urls, command.headers)
   else if (command.type === 'count') reply({ type: 'count', received })
   else if (command.type === 'report') {
     reply({ type: 'report', received, latencies })

@@ -99,12 +99,6 @@ export function median(values: number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
-/** Resident set size of a process, in KiB (Linux). */
-export async function rssKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1])
-}
-
 async function procStat(id: string): Promise<{ ppid: number; ticks: number }> {
   const text = await readFile(`/proc/${id}/stat`, 'utf8').catch(() => '')
   // Fields after the command name, which is in parentheses and may contain spaces.
@@ -119,6 +113,16 @@ async function processAndChildren(pid: number): Promise<string[]> {
     if (/^\d+$/.test(id) && id !== String(pid) && (await procStat(id)).ppid === pid) ids.push(id)
   }
   return ids
+}
+
+/** Resident set size of process `pid` and its direct children (nginx's worker), in KiB (Linux). */
+export async function rssKiB(pid: number): Promise<number> {
+  let total = 0
+  for (const id of await processAndChildren(pid)) {
+    const status = await readFile(`/proc/${id}/status`, 'utf8').catch(() => '')
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  }
+  return total
 }
 
 /**
