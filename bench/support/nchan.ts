@@ -19,9 +19,11 @@ export function nchanUnavailable(): string | undefined {
 
 /**
  * nginx with the Nchan module and Redis storage (`nchan_redis_pass`), one worker (the service is one Node
- * process): `POST /pub/<channel>` publishes, `GET /sub/<channel>` is an EventSource subscriber.
+ * process): `POST /pub/<channel>` publishes, `GET /sub/<channel>` is an EventSource subscriber, and
+ * `GET /multi` one subscriber to every channel of `multiChannels` (Nchan's multiplexed subscription, up to
+ * 255 channels; given as one id split on commas, as `nchan_channel_id` takes at most 7 arguments), the counterpart of the service's `GET /events?buffer=...`.
  */
-export async function startNchan(redisPort: number): Promise<Running> {
+export async function startNchan(redisPort: number, multiChannels: readonly string[] = []): Promise<Running> {
   const port = await freePort()
   const prefix = mkdtempSync(join(tmpdir(), 'bench-nchan-'))
   const conf = join(prefix, 'nginx.conf')
@@ -29,10 +31,11 @@ export async function startNchan(redisPort: number): Promise<Running> {
     conf,
     `load_module ${NCHAN_MODULE};
 worker_processes 1;
+worker_rlimit_nofile 65536;
 daemon off;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections 30000; }
 http {
   access_log off;
   client_body_temp_path ${prefix}/body;
@@ -45,7 +48,7 @@ http {
     listen 127.0.0.1:${port};
     location ~ /pub/([\\w-]+)$ { nchan_publisher; nchan_channel_id $1; nchan_redis_pass redis_server; nchan_message_buffer_length 10000; }
     location ~ /sub/([\\w-]+)$ { nchan_subscriber eventsource; nchan_channel_id $1; nchan_redis_pass redis_server; }
-  }
+${multiChannels.length > 0 ? `    location = /multi { nchan_subscriber eventsource; nchan_channel_id ${multiChannels.join(',')}; nchan_channel_id_split_delimiter ','; nchan_redis_pass redis_server; }\n` : ''}  }
 }
 `,
   )
