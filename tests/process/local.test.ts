@@ -22,8 +22,17 @@ interface LocalRun {
 }
 
 const leftovers: number[] = []
+// `npm run local` runs in a process group of its own (detached), so that a test that failed half-way kills
+// the script and the service it started together: SIGKILL to the script alone would orphan the service.
 afterEach(() => {
-  for (const pid of leftovers.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+  for (const pid of leftovers.splice(0)) {
+    if (!isAlive(pid)) continue
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      process.kill(pid, 'SIGKILL') // not a group leader: the service, once its pid is known
+    }
+  }
 })
 
 function isAlive(pid: number): boolean {
@@ -47,6 +56,7 @@ async function startLocal(): Promise<LocalRun> {
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   })
   if (child.pid) leftovers.push(child.pid)
   let output = ''
