@@ -3,7 +3,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort } from '../support/net.js'
 import { TestRedisCluster } from '../support/redis-cluster.js'
-import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices, TIME_BOUNDED } from '../support/service-process.js'
 
 /** The startup contract with REDIS_MODE=cluster, on the real entry point and a real three-master cluster. */
 
@@ -26,7 +26,7 @@ const clusterEnv = (redisUrl: string, overrides: Record<string, string> = {}) =>
     ...overrides,
   })
 
-describe('REDIS_MODE=cluster at startup', () => {
+describe('REDIS_MODE=cluster at startup', TIME_BOUNDED, () => {
   it('one seed of a healthy cluster: listening and ready', async () => {
     const service = start(clusterEnv(cluster.url))
     const base = await service.listening(LISTEN_WITHIN_MS)

@@ -3,7 +3,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort } from '../support/net.js'
 import { SENTINEL_MASTER_NAME, TestSentinelSet } from '../support/redis-sentinel.js'
-import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices, TIME_BOUNDED } from '../support/service-process.js'
 
 /**
  * The startup contract with REDIS_MODE=sentinel, on the real entry point and a real Sentinel set (one
@@ -31,7 +31,7 @@ const sentinelEnv = (overrides: Record<string, string> = {}) =>
     ...overrides,
   })
 
-describe('REDIS_MODE=sentinel at startup', () => {
+describe('REDIS_MODE=sentinel at startup', TIME_BOUNDED, () => {
   it('the sentinels name a master that answers: listening and ready, role master', async () => {
     const service = start(sentinelEnv())
     const base = await service.listening(LISTEN_WITHIN_MS)

@@ -5,7 +5,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import type { RedisProcess } from '../support/redis-process.js'
 import { startTlsRedis, TestCertificates } from '../support/redis-tls.js'
-import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices, TIME_BOUNDED } from '../support/service-process.js'
 
 /**
  * TLS at startup (rediss://), on the real entry point and TLS-only `redis-server`s whose certificates a
@@ -43,7 +43,7 @@ const tlsEnv = (host: string, server: RedisProcess, overrides: Record<string, st
     ...overrides,
   })
 
-describe('TLS (rediss://) at startup', () => {
+describe('TLS (rediss://) at startup', TIME_BOUNDED, () => {
   it('the private CA and a certificate for the host: listening and ready', async () => {
     const service = start(tlsEnv('localhost', localhost))
     const base = await service.listening(LISTEN_WITHIN_MS)

@@ -4,7 +4,7 @@ import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
 import { freePort, SilentTcpServer } from '../support/net.js'
 import { TestRedisServer } from '../support/redis-server.js'
-import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices } from '../support/service-process.js'
+import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices, TIME_BOUNDED } from '../support/service-process.js'
 
 /** The startup contract, tested on the real entry point (`node dist/main.js`) as a child process. */
 
@@ -26,7 +26,7 @@ afterEach(async () => {
 const withoutVar = (env: Record<string, string>, name: string) =>
   Object.fromEntries(Object.entries(env).filter(([key]) => key !== name))
 
-describe('invalid configuration: exit 78 within 1 s, before any connection', () => {
+describe('invalid configuration: exit 78 within 1 s, before any connection', TIME_BOUNDED, () => {
   it('missing REDIS_URL names it and says how to start a local Redis', async () => {
     const service = start(withoutVar(rawTestEnv('unused'), 'REDIS_URL'))
     const exit = await service.exited
@@ -60,7 +60,7 @@ describe('invalid configuration: exit 78 within 1 s, before any connection', () 
   })
 })
 
-describe('Redis unreachable at startup: retry for the budget, then exit 69', () => {
+describe('Redis unreachable at startup: retry for the budget, then exit 69', TIME_BOUNDED, () => {
   it('a closed port: exit 69 after the budget, host:port with the password redacted, no stack trace', async () => {
     const port = await freePort()
     const service = start(
