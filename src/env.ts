@@ -118,7 +118,7 @@ const proxyAddresses = commaList.pipe(
 )
 
 /** How the service reaches Redis (REDIS_MODE): one server, a Sentinel-managed primary, or a Redis Cluster. */
-export const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const
+const REDIS_MODES = ['standalone', 'sentinel', 'cluster'] as const
 export type RedisMode = (typeof REDIS_MODES)[number]
 
 /** Sentinel's customary port, for a REDIS_SENTINELS entry without one. */

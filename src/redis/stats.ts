@@ -6,7 +6,6 @@ import type { KeyFamily } from './keys.js'
 
 /** The command families of the duration histogram: the key families, and readiness's probe. */
 export type CommandFamily = KeyFamily | 'ping'
-export const COMMAND_FAMILIES: readonly CommandFamily[] = ['session', 'buffer', 'limit', 'ping', 'other']
 
 /**
  * Why a command failed: no reply in time (`timeout`), the connection was not there or was lost

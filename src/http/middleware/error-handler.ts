@@ -100,9 +100,12 @@ function answer(
     if (error instanceof RedisUnavailableError) {
       logger.warn({ requestId: requestIdOf(c), reason: error.reason }, 'redis unavailable')
     }
+    // Only for what an EventSource sends (a GET): a write answered with an empty stream would be a 200 its
+    // client could take for success.
     if (
       error.kind === 'unavailable' &&
       eventStreamRetryMs !== undefined &&
+      (c.req.method === 'GET' || c.req.method === 'HEAD') &&
       c.req.header('Accept')?.includes('text/event-stream')
     ) {
       return retryLater(c, eventStreamRetryMs)
@@ -114,7 +117,9 @@ function answer(
   }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode
-    const message = error.message || 'Request could not be processed'
+    // @hono/zod-openapi refuses a body of another media type with a bare 415: say what to send instead.
+    const message =
+      status === 415 ? 'Send the body as application/json' : error.message || 'Request could not be processed'
     return respond(c, status, HTTP_EXCEPTION_CODES[status] ?? 'http_error', message)
   }
   const requestId = requestIdOf(c)

@@ -1,5 +1,6 @@
 import { createRoute, type z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { BUFFER_NAME } from '../../buffers/limits.js'
 import type { BufferSet } from '../../buffers/live/buffer-set.js'
 import type { StreamOwner } from '../../buffers/live/subscriptions.js'
 import type { ReadFrom } from '../../buffers/store.js'
@@ -271,8 +272,13 @@ export function bufferRoutes({
 }: BufferRouteOptions) {
   const writer = auth.buffer('write')
   const reader = auth.buffer('read')
-  // Every buffer `?buffer=` names must be readable: one that is not refuses the whole stream.
-  const setReader = auth.buffer('read', (c) => c.req.queries('buffer') ?? [])
+  // Every buffer `?buffer=` names must be readable: one that is not refuses the whole stream. This runs
+  // before the query's validation, so a list that validation will refuse anyway (too many names, a malformed
+  // one) is left to its 400 rather than checked name by name.
+  const setReader = auth.buffer('read', (c) => {
+    const names = [...new Set(c.req.queries('buffer') ?? [])]
+    return names.length <= maxBuffersPerStream && names.every((name) => BUFFER_NAME.test(name)) ? names : []
+  })
   // Per grant subject (RATE_LIMIT_APPENDS_PER_MINUTE); the admin token's producers are not limited.
   const appendsOfUser = rateLimit<BufferVariables>('appends', (c) => c.get('principal').sub)
 

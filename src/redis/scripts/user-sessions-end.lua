@@ -1,7 +1,7 @@
 --[[
   Ends some sessions of a user and drops their ids from the user's index, atomically: "log out
   everywhere", and the oldest sessions of a user past the most a user keeps. The caller announces them on
-  the revocation stream before and after (see SessionStore.endSessions): that stream is in another slot.
+  the revocation stream before and after (see SessionStore#endIndexed): that stream is in another slot.
 
   KEYS[1]      the user's session index
   KEYS[2..n+1] the keys of the sessions named by ARGV[1..n], in the same order

@@ -81,6 +81,31 @@ describe('handleError', () => {
     expect(lines()).toContainEqual(expect.objectContaining({ msg: 'redis unavailable' }))
   })
 
+  it('answers an EventSource (a GET asking for a stream) with a retry, and a write asking the same with 503', async () => {
+    const { logger } = captureLogs()
+    const app = new Hono()
+    app.onError(handleError(logger, { eventStreamRetryMs: 2000 }))
+    app.on(['GET', 'POST'], '/boom', () => {
+      throw new RedisUnavailableError('connection lost')
+    })
+    const accept = { Accept: 'text/event-stream' }
+    const read = await app.request('/boom', { headers: accept })
+    expect(read.status).toBe(200)
+    expect(await read.text()).toContain('retry: 2000')
+    const write = await app.request('/boom', { method: 'POST', headers: accept })
+    expect(write.status).toBe(503)
+    expect(await write.json()).toMatchObject({ error: { code: 'redis_unavailable' } })
+  })
+
+  it('tells a client whose body had another media type what to send', async () => {
+    const { app } = appThrowing(new HTTPException(415))
+    const res = await app.request('/boom')
+    expect(res.status).toBe(415)
+    expect(await res.json()).toEqual({
+      error: { code: 'unsupported_media_type', message: 'Send the body as application/json' },
+    })
+  })
+
   it('answers anything else with a generic 500 and the request id, and logs the stack', async () => {
     const { app, lines } = appThrowing(new TypeError('secret internal detail'))
     const res = await app.request('/boom', { headers: { 'X-Request-Id': 'req-123' } })

@@ -190,6 +190,12 @@ describe('GET /events: several buffers over one stream', async () => {
     expect(await refused(app, setEventsPath([a, b]), {})).toBe('401 unauthorized')
   })
 
+  it('refuses a set it would refuse anyway with its 400, not with a 403 for a name the grant lacks', async () => {
+    const onlyA = bearer(await grantToken({ read: ['a'] }))
+    expect(await refused(app, setEventsPath(['a', 'b', 'c', 'd', 'e']), onlyA)).toBe('400 invalid_buffer_set')
+    expect(await refused(app, setEventsPath(['a', 'no spaces']), onlyA)).toBe('400 invalid_buffer_name')
+  })
+
   it.each([
     ['no buffer', '/events', '400 invalid_buffer_set'],
     [
