@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay } from '../../lib/backoff.js'
 import type { Logger } from '../../process/logger.js'
-import type { SseCounters } from '../../process/metrics.js'
+import { SseCounters } from '../../process/metrics.js'
 import { RedisUnavailableError } from '../../redis/failures.js'
 import type { Outbox } from '../../sse/outbox.js'
 import { BEFORE_ALL, compareItemIds } from '../ids.js'
@@ -90,11 +90,7 @@ export class Follower implements FeedListener {
 
   constructor(options: FollowerOptions, cursor: string) {
     this.#options = options
-    this.#counters = options.counters ?? {
-      eventsSent: 0,
-      resets: { trimmed: 0, deleted: 0, ahead: 0 },
-      catchUpPages: 0,
-    }
+    this.#counters = options.counters ?? new SseCounters()
     this.#frames = options.frames ?? ONE_BUFFER_FRAMES
     this.#turns = options.turns ?? new PageTurns()
     this.#cursor = cursor
