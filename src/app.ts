@@ -62,7 +62,7 @@ export function createApp(env: Env, redis: Redis, { requestSpans }: AppOptions =
   const logger = createLogger(env.logLevel)
   const lifecycle = new Lifecycle()
   const metrics = createMetrics()
-  const buffers = new BufferStore(redis, env.bufferMaxLen)
+  const buffers = new BufferStore(redis, env.bufferMaxLen, { scripts: redis, wait: env.redisAppendWait })
   const limits = new RateLimiter(redis, {
     limits: {
       sessions: env.rateLimitSessionsPerMinute,

@@ -242,6 +242,10 @@ const schema = z
     REDIS_CONNECT_TIMEOUT_MS: integer(100, 600_000, 5000),
     READY_TIMEOUT_MS: integer(10, 60_000, 1000),
     REDIS_COMMAND_TIMEOUT_MS: integer(10, 60_000, 2000),
+    // 0 (off): an append is acknowledged once the primary has it, as Redis replicates asynchronously.
+    REDIS_APPEND_WAIT_REPLICAS: integer(0, 100, 0),
+    // Never 0: WAIT's 0 blocks until the replicas answer, however long.
+    REDIS_APPEND_WAIT_TIMEOUT_MS: integer(1, 60_000, 500),
     BODY_LIMIT_BYTES: integer(1024, 100 * 1024 * 1024, 1_048_576),
     // Slow or silent clients: how long a request head, a whole request, an idle connection may take.
     HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
@@ -280,6 +284,18 @@ const schema = z
   })
   .superRefine((env, ctx) => {
     for (const problem of redisTopologyProblems(env)) ctx.addIssue({ code: 'custom', ...problem })
+    // Only when WAIT is on, so that a short command timeout alone stays valid.
+    if (
+      env.REDIS_APPEND_WAIT_REPLICAS > 0 &&
+      env.REDIS_APPEND_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_APPEND_WAIT_TIMEOUT_MS'],
+        message:
+          'must be less than REDIS_COMMAND_TIMEOUT_MS (default 2000): an append and its WAIT are one reply, bounded by the command timeout',
+      })
+    }
     if (env.HTTP_HEADERS_TIMEOUT_MS >= env.HTTP_REQUEST_TIMEOUT_MS) {
       ctx.addIssue({
         code: 'custom',
@@ -407,6 +423,12 @@ function readCaFile(path: string): { pem: string } | { problem: string } {
   return { pem }
 }
 
+/** How many replicas must confirm a write, and how long they have (Redis's WAIT numreplicas timeout). */
+export interface ReplicaWait {
+  readonly replicas: number
+  readonly timeoutMs: number
+}
+
 export type NodeEnv = (typeof NODE_ENVS)[number]
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -435,6 +457,11 @@ export interface Env {
   readonly redisConnectTimeoutMs: number
   readonly readyTimeoutMs: number
   readonly redisCommandTimeoutMs: number
+  /**
+   * How many replicas must confirm an append (WAIT) before it is acknowledged; 0 is off. With
+   * `timeoutMs`, how long they have (REDIS_APPEND_WAIT_TIMEOUT_MS); fewer in time is a 503.
+   */
+  readonly redisAppendWait: ReplicaWait
   readonly bodyLimitBytes: number
   /** Time for a request's head to arrive, from the connection or the end of the previous response. */
   readonly httpHeadersTimeoutMs: number
@@ -569,6 +596,10 @@ export function loadEnv(source: Record<string, string | undefined>): Env {
     redisConnectTimeoutMs: v.REDIS_CONNECT_TIMEOUT_MS,
     readyTimeoutMs: v.READY_TIMEOUT_MS,
     redisCommandTimeoutMs: v.REDIS_COMMAND_TIMEOUT_MS,
+    redisAppendWait: Object.freeze({
+      replicas: v.REDIS_APPEND_WAIT_REPLICAS,
+      timeoutMs: v.REDIS_APPEND_WAIT_TIMEOUT_MS,
+    }),
     bodyLimitBytes: v.BODY_LIMIT_BYTES,
     httpHeadersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS,
     httpRequestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS,

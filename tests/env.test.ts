@@ -29,6 +29,7 @@ describe('loadEnv', () => {
       redisConnectTimeoutMs: 5000,
       readyTimeoutMs: 1000,
       redisCommandTimeoutMs: 2000,
+      redisAppendWait: { replicas: 0, timeoutMs: 500 },
       bodyLimitBytes: 1_048_576,
       httpHeadersTimeoutMs: 10_000,
       httpRequestTimeoutMs: 30_000,
@@ -97,6 +98,26 @@ describe('loadEnv', () => {
     expect(problemsOf({ ...valid, HTTP_HEADERS_TIMEOUT_MS: '0', HTTP_KEEP_ALIVE_TIMEOUT_MS: '1.5' })).toEqual(
       ['HTTP_HEADERS_TIMEOUT_MS must be at least 100', 'HTTP_KEEP_ALIVE_TIMEOUT_MS must be a whole number'],
     )
+  })
+
+  it('takes an append WAIT of replicas within a timeout below the command timeout', () => {
+    expect(
+      loadEnv({ ...valid, REDIS_APPEND_WAIT_REPLICAS: '2', REDIS_APPEND_WAIT_TIMEOUT_MS: '250' })
+        .redisAppendWait,
+    ).toEqual({ replicas: 2, timeoutMs: 250 })
+    expect(
+      problemsOf({ ...valid, REDIS_APPEND_WAIT_REPLICAS: '-1', REDIS_APPEND_WAIT_TIMEOUT_MS: '0' }),
+    ).toEqual([
+      'REDIS_APPEND_WAIT_REPLICAS must be at least 0',
+      'REDIS_APPEND_WAIT_TIMEOUT_MS must be at least 1',
+    ])
+    expect(
+      problemsOf({ ...valid, REDIS_APPEND_WAIT_REPLICAS: '1', REDIS_COMMAND_TIMEOUT_MS: '500' }),
+    ).toEqual([
+      expect.stringMatching(/^REDIS_APPEND_WAIT_TIMEOUT_MS must be less than REDIS_COMMAND_TIMEOUT_MS/),
+    ])
+    // Off, the wait timeout is not read: a short command timeout alone stays valid.
+    expect(loadEnv({ ...valid, REDIS_COMMAND_TIMEOUT_MS: '100' }).redisCommandTimeoutMs).toBe(100)
   })
 
   it('splits secret lists: the first signs, all verify', () => {

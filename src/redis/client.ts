@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { ErrorReply } from 'redis'
+import { ErrorReply, MultiErrorReply } from 'redis'
+import type { ReplicaWait } from '../env.js'
 import { replyDeadline } from './failures.js'
 import { keyFamily } from './keys.js'
 import { createNotifiedStreamReader } from './notified-stream-reader.js'
@@ -32,11 +33,32 @@ export interface RedisCommands {
 }
 
 /**
- * The Redis connection an app is built with: the stores' commands, and what only a connection of our
- * own offers, which Upstash's REST client does not: the live reader's blocking reads, the server's role,
- * the connection's counters.
+ * Scripts whose writes replicas confirm before they count as done (REDIS_APPEND_WAIT_REPLICAS). WAIT
+ * counts the writes of its own connection, which a REST transport (Upstash's) does not have, and cannot
+ * run inside a script: so it is an interface of its own, not part of {@link RedisCommands}.
  */
-export interface Redis extends RedisCommands {
+export interface ReplicatedScripts {
+  /**
+   * Like createScript, but each run is followed by `WAIT replicas timeoutMs` on the same connection, in
+   * the same write (a pipeline, on the master that serves the script's first key): it resolves with the
+   * script's reply and how many replicas confirmed they hold it (and every earlier write of that
+   * connection) within `wait.timeoutMs`. Fewer than asked is the caller's to judge; the script ran.
+   */
+  createReplicatedScript<TResult = unknown>(source: string, wait: ReplicaWait): Script<Replicated<TResult>>
+}
+
+export interface Replicated<TResult> {
+  reply: TResult
+  /** How many replicas acknowledged the write in time (WAIT's reply). */
+  replicas: number
+}
+
+/**
+ * The Redis connection an app is built with: the stores' commands, and what only a connection of our
+ * own offers, which Upstash's REST client does not: the live reader's blocking reads, writes confirmed
+ * by replicas, the server's role, the connection's counters.
+ */
+export interface Redis extends RedisCommands, ReplicatedScripts {
   /**
    * PING every master: the one server, the sentinels' current master, or each master of a cluster (which
    * must also say cluster_state:ok, else it rejects with ClusterStateError).
@@ -68,6 +90,49 @@ export interface Script<TResult> {
   exec(keys: string[], args: string[]): Promise<TResult>
 }
 
+type Call = <T>(command: () => Promise<T>, family?: CommandFamily) => Promise<T>
+
+/** A script's runs, each bounded by `call` and timed under the family of its first key. */
+function scriptRuns<TResult>(
+  source: string,
+  call: Call,
+  run: (sha1: string, keys: readonly string[], args: readonly string[]) => Promise<TResult>,
+): Script<TResult> {
+  const sha1 = createHash('sha1').update(source).digest('hex')
+  // A script's first key is always of the same kind: its family is looked up once.
+  let family: CommandFamily | undefined
+  return {
+    exec: (keys, args) => {
+      family ??= keyFamily(keys[0])
+      return call(() => run(sha1, keys, args), family)
+    },
+  }
+}
+
+/** By SHA (EVALSHA), then by source (EVAL) when the server does not have the script yet, like Upstash's. */
+async function withSourceFallback<T>(bySha1: () => Promise<T>, bySource: () => Promise<T>): Promise<T> {
+  try {
+    return await bySha1()
+  } catch (error) {
+    if (!(error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))) throw error
+    return await bySource()
+  }
+}
+
+/**
+ * A pipeline's replies; when some are errors, the first of them, as a single command's would be
+ * (NOSCRIPT, READONLY, a script's error): node-redis wraps them all in one MultiErrorReply.
+ */
+async function firstErrorOf(replies: Promise<unknown[]>): Promise<unknown[]> {
+  try {
+    return await replies
+  } catch (error) {
+    if (!(error instanceof MultiErrorReply)) throw error
+    const [first] = error.errors()
+    throw first ?? error
+  }
+}
+
 /**
  * The {@link Redis} of one app over a connected topology (standalone, sentinel or cluster: see
  * topology.ts), the same for all three. `commandTimeoutMs` (REDIS_COMMAND_TIMEOUT_MS) is the longest a
@@ -84,7 +149,7 @@ export function createRedisClient(topology: Topology, commandTimeoutMs: number):
   })
   const timings = stats.commands
   // Each reply is timed by the deadline that bounds it anyway: no promise or closure of its own.
-  const call = <T>(command: () => Promise<T>, family: CommandFamily = 'other') =>
+  const call: Call = <T>(command: () => Promise<T>, family: CommandFamily = 'other') =>
     replies.within(command, timings[family])
   return {
     stats,
@@ -102,25 +167,29 @@ export function createRedisClient(topology: Topology, commandTimeoutMs: number):
     del: (...keys) => call(() => client.del(keys), keyFamily(keys[0])),
     pttl: (key) => call(() => client.pTTL(key), keyFamily(key)),
     pexpire: (key, ms) => call(() => client.pExpire(key, ms), keyFamily(key)),
-    createScript: <TResult>(source: string): Script<TResult> => {
-      const sha1 = createHash('sha1').update(source).digest('hex')
-      // A script's first key is always of the same kind: its family is looked up once.
-      let family: CommandFamily | undefined
-      return {
-        exec: (keys, args) => {
-          family ??= keyFamily(keys[0])
-          return call(async () => {
-            const options = { keys: [...keys], arguments: [...args] }
-            try {
-              return (await client.evalSha(sha1, options)) as TResult
-            } catch (error) {
-              if (!(error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))) throw error
-              return (await client.eval(source, options)) as TResult
-            }
-          }, family)
-        },
-      }
-    },
+    createScript: <TResult>(source: string): Script<TResult> =>
+      scriptRuns(source, call, (sha1, keys, args) => {
+        const options = { keys: [...keys], arguments: [...args] }
+        return withSourceFallback(
+          async () => (await client.evalSha(sha1, options)) as TResult,
+          async () => (await client.eval(source, options)) as TResult,
+        )
+      }),
+    createReplicatedScript: <TResult>(source: string, { replicas, timeoutMs }: ReplicaWait) =>
+      scriptRuns(source, call, (sha1, keys, args) => {
+        const [key = ''] = keys
+        const wait = ['WAIT', String(replicas), String(timeoutMs)]
+        const run = async (script: string[]): Promise<Replicated<TResult>> => {
+          const [reply, confirmed] = await firstErrorOf(
+            topology.pipeline(key, [[...script, String(keys.length), ...keys, ...args], wait]),
+          )
+          return { reply: reply as TResult, replicas: Number(confirmed) }
+        }
+        return withSourceFallback(
+          () => run(['EVALSHA', sha1]),
+          () => run(['EVAL', source]),
+        )
+      }),
     createStreamReader: () =>
       topology.notifications
         ? createNotifiedStreamReader(topology.notifications, commandTimeoutMs, stats)

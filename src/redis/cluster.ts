@@ -130,6 +130,13 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
     mode: 'cluster',
     client: cluster,
     commands: cluster,
+    // Unlike single commands, node-redis does not follow MOVED or ASK for a pipeline: such a reply during
+    // a slot move fails it as transient (failures.ts), a 503.
+    pipeline: (key, commands) => {
+      const pipeline = cluster.multi(key)
+      for (const command of commands) pipeline.addCommand(key, false, [...command])
+      return pipeline.execAsPipeline()
+    },
     async ping() {
       const clients = masters()
       if (clients.length === 0) throw new ClusterStateError('fail', 'no master serves a slot')

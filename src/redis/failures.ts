@@ -54,10 +54,12 @@ export class ClusterStateError extends RedisUnavailableError {
 /**
  * Error replies that mean "not now" rather than "no": Redis is loading its data after a restart, busy
  * with a script, a replica after a failover, out of memory under `noeviction`, refusing writes after a
- * failed snapshot (MISCONF) or for want of replicas, or a cluster in transition. They pass, so they are
- * an outage like any other, never a bug.
+ * failed snapshot (MISCONF) or for want of replicas, or a cluster in transition (a redirect, MOVED or
+ * ASK, only reaches the facade from a pipeline: node-redis follows them for single commands). They pass,
+ * so they are an outage like any other, never a bug.
  */
-const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|MISCONF|NOREPLICAS)\b/
+const TRANSIENT_REPLY =
+  /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|OOM|MISCONF|NOREPLICAS)\b/
 
 export function isTransientReply(error: unknown): error is ErrorReply {
   return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)

@@ -138,6 +138,11 @@ function sentinelTopology(sentinel: NodeRedisSentinel): SentinelTopology {
     mode: 'sentinel',
     client: sentinel,
     commands: sentinel,
+    pipeline: (_key, commands) => {
+      const pipeline = sentinel.multi()
+      for (const command of commands) pipeline.addCommand(false, [...command])
+      return pipeline.execAsPipeline()
+    },
     ping: () => sentinel.ping(),
     role: async () => helloRole(await sentinel.hello()),
     // Ready once the sentinels' master is connected, and again after each failover.

@@ -88,6 +88,11 @@ export function standaloneTopology(client: NodeRedisClient): StandaloneTopology 
     mode: 'standalone',
     client,
     commands: client,
+    pipeline: (_key, commands) => {
+      const pipeline = client.multi()
+      for (const command of commands) pipeline.addCommand([...command])
+      return pipeline.execAsPipeline()
+    },
     ping: () => client.ping(),
     role: async () => helloRole(await client.hello()),
     get isReady() {

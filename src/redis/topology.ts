@@ -14,6 +14,13 @@ export interface Topology {
   readonly mode: RedisMode
   /** The commands the facade sends with a key, routed by node-redis (to the master, or the key's shard). */
   readonly commands: KeyedCommands
+  /**
+   * Sends `commands` in one write on one connection, that of the master serving `key`, and resolves with
+   * their replies in order (a pipeline, not a transaction). What must run on the connection of the
+   * commands before it, as WAIT must, goes here: node-redis retries a pipeline as a whole, on one
+   * connection, when the sentinels name a new master. Error replies reject it with a MultiErrorReply.
+   */
+  pipeline(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]>
   /** PING every master: the one master, or each of a cluster's (which must also say cluster_state:ok). */
   ping(): Promise<string>
   /**

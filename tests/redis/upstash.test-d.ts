@@ -2,7 +2,7 @@ import type { Redis as UpstashRedis } from '@upstash/redis'
 import { BufferStore } from '../../src/buffers/store.js'
 import { RateLimiter } from '../../src/limits/rate-limiter.js'
 import { StreamSlots } from '../../src/limits/stream-slots.js'
-import type { Redis, RedisCommands } from '../../src/redis/client.js'
+import type { Redis, RedisCommands, ReplicatedScripts } from '../../src/redis/client.js'
 import { SessionStore } from '../../src/sessions/store.js'
 
 /*
@@ -27,3 +27,6 @@ export const stores = () => [
 // What only a connection of our own offers is not Upstash's: the live reader's blocking reads above all.
 // @ts-expect-error Upstash's REST client has no createStreamReader (nor role, nor stats)
 export const connection: Redis = upstash
+
+// @ts-expect-error Nor can it WAIT for replicas: WAIT counts the writes of a connection, which REST has not
+export const replicated: ReplicatedScripts = upstash

@@ -97,6 +97,16 @@ export class RedisProcess {
     throw new Error(`redis on ${this.port} did not accept connections within ${timeoutMs} ms:\n${this.#log}`)
   }
 
+  /** SIGSTOP: the process holds its connections but answers nothing until {@link resume}. */
+  pause(): void {
+    if (this.running) this.#child?.kill('SIGSTOP')
+  }
+
+  /** SIGCONT after {@link pause}. */
+  resume(): void {
+    if (this.running) this.#child?.kill('SIGCONT')
+  }
+
   /** SIGKILL; resolves once the process is gone and its port is free again. */
   async kill(): Promise<void> {
     const child = this.#child

@@ -41,6 +41,7 @@ export const ERROR_STATUS = {
   too_many_streams: 429,
   internal_error: 500,
   redis_unavailable: 503,
+  replication_timeout: 503,
 } as const satisfies Record<string, ContentfulStatusCode>
 
 export type ErrorCode = keyof typeof ERROR_STATUS
@@ -126,7 +127,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not JSON (`Content-Type: application/json`).',
   429: 'Over a limit.',
   500: 'A bug: the body carries the request id; the log has the details.',
-  503: 'Redis is unavailable (disconnected, too slow, or answering "not now"): retry after `Retry-After`.',
+  503: 'Redis is unavailable (disconnected, too slow, or answering "not now"), or an append\'s replicas did not confirm it in time (`replication_timeout`): retry after `Retry-After`.',
 }
 
 type ErrorResponse = {

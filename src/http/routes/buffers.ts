@@ -90,9 +90,12 @@ const appendItems = createRoute({
   path: '/buffers/{name}/items',
   summary: 'Append one item or a batch',
   description:
-    'Stored all or nothing; 201 once Redis has stored every item. A 503 means Redis did not answer in ' +
-    'time: the items may still have been stored, so a retry can store them twice. Appends are limited per ' +
-    'grant subject (RATE_LIMIT_APPENDS_PER_MINUTE); the admin token is not limited.',
+    'Stored all or nothing; 201 once Redis has stored every item (and, with REDIS_APPEND_WAIT_REPLICAS, ' +
+    'once that many replicas confirm them). A 503 `redis_unavailable` means Redis did not answer in time: ' +
+    'the items may still have been stored, so a retry can store them twice. A 503 `replication_timeout` ' +
+    'means the primary stored them but too few replicas confirmed them in time: they may be lost in a ' +
+    'failover, or be delivered; a retry stores them again. Appends are limited per grant subject ' +
+    '(RATE_LIMIT_APPENDS_PER_MINUTE); the admin token is not limited.',
   request: {
     ...writeRoute.request,
     body: jsonBody(appendBody, {
@@ -109,6 +112,7 @@ const appendItems = createRoute({
       'payload_too_large',
       'item_too_large',
       'unsupported_media_type',
+      'replication_timeout',
     ]),
   },
 })
