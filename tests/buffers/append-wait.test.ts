@@ -3,7 +3,7 @@ import { keys } from '../../src/redis/keys.js'
 import { buildTestApp } from '../support/app.js'
 import { bufferName, tokenHeaders } from '../support/buffers.js'
 import { redisCli } from '../support/redis-cluster.js'
-import { RedisProcess } from '../support/redis-process.js'
+import { RedisProcess, replicaOnline } from '../support/redis-process.js'
 import { sample, scrape } from '../support/scrape.js'
 
 /**
@@ -22,15 +22,7 @@ afterAll(async () => {
   await Promise.all([replica.stop(), primary.stop()])
 })
 
-/** Resolves once the primary has the replica online (its first sync done). */
-async function replicaOnline(timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs
-  while (!/slave0:.*state=online/.test(await redisCli(['-p', String(primary.port), 'info', 'replication']))) {
-    if (performance.now() > deadline) throw new Error('the replica did not come online')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-await replicaOnline()
+await replicaOnline(primary.port)
 
 const { app } = await buildTestApp(`redis://127.0.0.1:${primary.port}`, {
   REDIS_APPEND_WAIT_REPLICAS: '1',
@@ -105,7 +97,7 @@ describe('appends that wait for a replica (REDIS_APPEND_WAIT_REPLICAS=1)', () =>
     } finally {
       await redisCli(['-p', String(replica.port), 'replicaof', '127.0.0.1', String(primary.port)])
     }
-    await replicaOnline()
+    await replicaOnline(primary.port)
     expect((await append(bufferName('rejoined'), 1)).res.status).toBe(201)
   })
 })

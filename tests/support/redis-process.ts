@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { systemRedisBinary } from '../../scripts/redis-binary.js'
 import { freePort } from './net.js'
+import { redisCli } from './redis-cluster.js'
 
 /**
  * One `redis-server` process of a test topology (a cluster node, a primary, a replica, a sentinel, a TLS
@@ -120,6 +121,15 @@ export class RedisProcess {
   async stop(): Promise<void> {
     await this.kill()
     rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Resolves once the primary on `port` has a replica online (its first sync done), as INFO says. */
+export async function replicaOnline(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!/slave0:.*state=online/.test(await redisCli(['-p', String(port), 'info', 'replication']))) {
+    if (performance.now() > deadline) throw new Error(`no replica online at ${port} within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 
