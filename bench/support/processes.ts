@@ -49,12 +49,15 @@ async function track(child: ChildProcess, port: number): Promise<Running> {
   }
 }
 
-/** A throw-away redis-server on a free loopback port, without persistence. */
-export async function startRedis(): Promise<Running & { url: string }> {
+/**
+ * A throw-away redis-server on a free loopback port, without persistence; `args` add to its command line
+ * (`['--replicaof', '127.0.0.1', '6380']` makes it a replica).
+ */
+export async function startRedis(args: readonly string[] = []): Promise<Running & { url: string }> {
   const port = await freePort()
   const child = spawn(
     systemRedisBinary(),
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
     {
       stdio: 'ignore',
     },

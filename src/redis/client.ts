@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { ErrorReply, MultiErrorReply } from 'redis'
+import { ErrorReply } from 'redis'
 import type { ReplicaWait } from '../env.js'
 import { replyDeadline } from './failures.js'
 import { keyFamily } from './keys.js'
@@ -120,20 +120,6 @@ async function withSourceFallback<T>(bySha1: () => Promise<T>, bySource: () => P
 }
 
 /**
- * A pipeline's replies; when some are errors, the first of them, as a single command's would be
- * (NOSCRIPT, READONLY, a script's error): node-redis wraps them all in one MultiErrorReply.
- */
-async function firstErrorOf(replies: Promise<unknown[]>): Promise<unknown[]> {
-  try {
-    return await replies
-  } catch (error) {
-    if (!(error instanceof MultiErrorReply)) throw error
-    const [first] = error.errors()
-    throw first ?? error
-  }
-}
-
-/**
  * The {@link Redis} of one app over a connected topology (standalone, sentinel or cluster: see
  * topology.ts), the same for all three. `commandTimeoutMs` (REDIS_COMMAND_TIMEOUT_MS) is the longest a
  * request waits for any one reply: node-redis's own command timeout stops counting once a command is
@@ -180,9 +166,10 @@ export function createRedisClient(topology: Topology, commandTimeoutMs: number):
         const [key = ''] = keys
         const wait = ['WAIT', String(replicas), String(timeoutMs)]
         const run = async (script: string[]): Promise<Replicated<TResult>> => {
-          const [reply, confirmed] = await firstErrorOf(
-            topology.pipeline(key, [[...script, String(keys.length), ...keys, ...args], wait]),
-          )
+          const [reply, confirmed] = await topology.pipeline(key, [
+            [...script, String(keys.length), ...keys, ...args],
+            wait,
+          ])
           return { reply: reply as TResult, replicas: Number(confirmed) }
         }
         return withSourceFallback(

@@ -130,12 +130,22 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
     mode: 'cluster',
     client: cluster,
     commands: cluster,
-    // Unlike single commands, node-redis does not follow MOVED or ASK for a pipeline: such a reply during
-    // a slot move fails it as transient (failures.ts), a 503.
-    pipeline: (key, commands) => {
-      const pipeline = cluster.multi(key)
-      for (const command of commands) pipeline.addCommand(key, false, [...command])
-      return pipeline.execAsPipeline()
+    async pipeline(key, commands) {
+      const run = () => {
+        const pipeline = cluster.multi(key)
+        for (const command of commands) pipeline.addCommand(key, false, [...command])
+        return pipeline.execAsPipeline()
+      }
+      try {
+        return await run()
+      } catch (error) {
+        if (!(error instanceof ErrorReply && error.message.startsWith('MOVED'))) throw error
+        // node-redis follows MOVED for a single command, not for a pipeline, whose keyed commands the
+        // old node refused (none ran): one keyed read follows it and refreshes the slot map, then the
+        // pipeline goes once more. ASK (a slot in the middle of a move) stays a transient failure, a 503.
+        await cluster.sendCommand(key, true, ['EXISTS', key])
+        return run()
+      }
     },
     async ping() {
       const clients = masters()

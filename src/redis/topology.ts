@@ -18,7 +18,7 @@ export interface Topology {
    * Sends `commands` in one write on one connection, that of the master serving `key`, and resolves with
    * their replies in order (a pipeline, not a transaction). What must run on the connection of the
    * commands before it, as WAIT must, goes here: node-redis retries a pipeline as a whole, on one
-   * connection, when the sentinels name a new master. Error replies reject it with a MultiErrorReply.
+   * connection, when the sentinels name a new master. The first error reply, if any, rejects it.
    */
   pipeline(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]>
   /** PING every master: the one master, or each of a cluster's (which must also say cluster_state:ok). */

@@ -1,0 +1,169 @@
+/**
+ * Benchmark (issue 11): what REDIS_APPEND_WAIT_REPLICAS=1 costs an append. A primary and one replica on
+ * loopback; two services on that primary, one acknowledging appends once the primary has them (WAIT off,
+ * the default), one once the replica confirms them too (WAIT 1 after each append, on its connection).
+ * They take the load in alternating bursts, the order reversed every other cycle, so that the machine's
+ * drift lands on both alike: one client (an append's latency when nothing else runs, timed here to the
+ * microsecond) and 50 connections with autocannon (under load: WAIT blocks the service's Redis connection
+ * while the replica answers, so what is queued behind it waits).
+ * Prints p50 and p99 and the ratio WAIT / off. Run: `npm run bench:append-wait`.
+ */
+import autocannon from 'autocannon'
+import { createClient } from 'redis'
+import { buildService, type Running, startRedis, startService } from './support/processes.js'
+import { median, percentile } from './support/sse-load.js'
+
+const CYCLES = Number(process.env.BENCH_CYCLES ?? 6)
+const BURST_SECONDS = Number(process.env.BENCH_BURST_SECONDS ?? 2)
+const TOKEN = 'bench-api-token-0123456789abcdefghijklmnop'
+const ITEM = JSON.stringify({
+  event: 'tick',
+  data: { sym: 'ACME', px: 12.5, seq: 1, note: 'a small JSON item' },
+})
+const LOADS = [1, 50] as const
+
+interface Burst {
+  p50Ms: number
+  p99Ms: number
+  requests: number
+  seconds: number
+  non201: number
+}
+
+const URL_PATH = '/buffers/wait-bench/items'
+const HEADERS = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }
+
+/**
+ * One client appending one item after another for `seconds` (fetch, keep-alive), each append timed to the
+ * microsecond: an append's latency when nothing else runs, which autocannon's whole milliseconds cannot show.
+ */
+async function sequentialBurst(port: number, seconds: number): Promise<Burst> {
+  const latencies: number[] = []
+  let non201 = 0
+  const started = performance.now()
+  while (performance.now() < started + seconds * 1000) {
+    const sent = performance.now()
+    const res = await fetch(`http://127.0.0.1:${port}${URL_PATH}`, {
+      method: 'POST',
+      headers: HEADERS,
+      body: ITEM,
+    })
+    await res.arrayBuffer()
+    latencies.push(performance.now() - sent)
+    if (res.status !== 201) non201++
+  }
+  latencies.sort((a, b) => a - b)
+  return {
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    requests: latencies.length,
+    seconds: (performance.now() - started) / 1000,
+    non201,
+  }
+}
+
+/** Under load: autocannon with `connections` keep-alive connections for `seconds`. */
+async function loadBurst(port: number, connections: number, seconds: number): Promise<Burst> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${URL_PATH}`,
+    method: 'POST',
+    connections,
+    duration: seconds,
+    headers: HEADERS,
+    body: ITEM,
+  })
+  return {
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    seconds: result.duration,
+    non201: result.non2xx + result.errors,
+  }
+}
+
+const burst = (port: number, connections: number, seconds: number) =>
+  connections === 1 ? sequentialBurst(port, seconds) : loadBurst(port, connections, seconds)
+
+/** Resolves once the primary at `url` has its replica online. */
+async function replicaOnline(url: string): Promise<void> {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    const deadline = Date.now() + 10_000
+    while (!/slave0:.*state=online/.test(await client.info('replication'))) {
+      if (Date.now() > deadline) throw new Error('the replica did not come online')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    client.destroy()
+  }
+}
+
+buildService()
+const primary = await startRedis()
+const started: Running[] = []
+try {
+  started.push(await startRedis(['--replicaof', '127.0.0.1', String(primary.port)]))
+  await replicaOnline(primary.url)
+  const common = {
+    REDIS_URL: primary.url,
+    SESSION_SECRET: TOKEN,
+    API_TOKEN: TOKEN,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+  }
+  const targets = [
+    { name: 'WAIT off', service: await startService(common) },
+    {
+      name: 'WAIT 1',
+      service: await startService({
+        ...common,
+        REDIS_APPEND_WAIT_REPLICAS: '1',
+        REDIS_APPEND_WAIT_TIMEOUT_MS: '500',
+      }),
+    },
+  ]
+  started.push(...targets.map(({ service }) => service))
+  for (const { service } of targets) await burst(service.port, 10, 2) // warm-up
+  const bursts = new Map<string, Burst[]>()
+  for (let cycle = 0; cycle < CYCLES; cycle++) {
+    const order = cycle % 2 === 0 ? targets : [...targets].reverse()
+    for (const connections of LOADS) {
+      for (const { name, service } of order) {
+        const key = `${name}/${connections}`
+        bursts.set(key, [...(bursts.get(key) ?? []), await burst(service.port, connections, BURST_SECONDS)])
+      }
+    }
+  }
+  const summary = (key: string) => {
+    const runs = bursts.get(key) ?? []
+    return {
+      p50Ms: median(runs.map((run) => run.p50Ms)),
+      p99Ms: median(runs.map((run) => run.p99Ms)),
+      requestsPerSecond:
+        runs.reduce((sum, run) => sum + run.requests, 0) / runs.reduce((sum, run) => sum + run.seconds, 0),
+      non201: runs.reduce((sum, run) => sum + run.non201, 0),
+    }
+  }
+  console.log(
+    `\nPOST one item, primary + 1 replica on loopback, ${CYCLES} cycles of ${BURST_SECONDS} s bursts (p50 and p99: medians over a target's bursts; 1 connection timed in us, 50 by autocannon in whole ms)`,
+  )
+  for (const connections of LOADS) {
+    const off = summary(`WAIT off/${connections}`)
+    const on = summary(`WAIT 1/${connections}`)
+    for (const [name, figures] of [
+      ['WAIT off', off],
+      ['WAIT 1', on],
+    ] as const) {
+      console.log(
+        `${`${name}, ${connections} connection${connections > 1 ? 's' : ''}`.padEnd(24)} p50 ${figures.p50Ms.toFixed(3).padStart(7)} ms  p99 ${figures.p99Ms.toFixed(3).padStart(7)} ms  ${figures.requestsPerSecond.toFixed(0).padStart(6)} req/s  non-201 ${figures.non201}`,
+      )
+    }
+    console.log(
+      `ratio WAIT 1 / off, ${connections}: p50 ${(on.p50Ms / off.p50Ms).toFixed(2)}x  p99 ${(on.p99Ms / off.p99Ms).toFixed(2)}x  req/s ${(on.requestsPerSecond / off.requestsPerSecond).toFixed(2)}x\n`,
+    )
+  }
+} finally {
+  await Promise.all(started.map((running) => running.stop()))
+  await primary.stop()
+}
