@@ -6,10 +6,14 @@
  * drift lands on both alike: one client (an append's latency when nothing else runs, timed here to the
  * microsecond) and 50 connections with autocannon (under load: WAIT blocks the service's Redis connection
  * while the replica answers, so what is queued behind it waits).
- * Prints p50 and p99 and the ratio WAIT / off. Run: `npm run bench:append-wait`.
+ * Prints p50 and p99 and the ratio WAIT / off; then the same without HTTP (the script alone, and the
+ * script with its WAIT, from node-redis), which shows WAIT's own cost below the HTTP noise. Run:
+ * `npm run bench:append-wait`.
  */
 import autocannon from 'autocannon'
 import { createClient } from 'redis'
+import { keys } from '../src/redis/keys.js'
+import { readLuaScript } from '../src/redis/scripts.js'
 import { buildService, type Running, startRedis, startService } from './support/processes.js'
 import { median, percentile } from './support/sse-load.js'
 
@@ -83,6 +87,57 @@ async function loadBurst(port: number, connections: number, seconds: number): Pr
 
 const burst = (port: number, connections: number, seconds: number) =>
   connections === 1 ? sequentialBurst(port, seconds) : loadBurst(port, connections, seconds)
+
+/**
+ * The same cost without HTTP: the append script alone against the append script and `WAIT 1 500` in one
+ * pipeline (what the service sends), each run one after another from one node-redis client, in alternating
+ * rounds of `roundRuns`. Resolves with each one's p50 and p99 in ms.
+ */
+async function redisRoundTrips(url: string, rounds = 20, roundRuns = 500) {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    const sha = await client.scriptLoad(readLuaScript('buffer-append'))
+    const stream = keys.bufferItems('wait-bench-redis')
+    const script = [
+      'EVALSHA',
+      sha,
+      '3',
+      stream,
+      keys.bufferMeta('wait-bench-redis'),
+      keys.streamNotifications(stream),
+    ]
+    const args = ['10000', 'tick', ITEM]
+    const variants = {
+      alone: () => client.sendCommand([...script, ...args]),
+      withWait: () =>
+        client
+          .multi()
+          .addCommand([...script, ...args])
+          .addCommand(['WAIT', '1', '500'])
+          .execAsPipeline(),
+    }
+    const times = { alone: [] as number[], withWait: [] as number[] }
+    for (let round = 0; round < rounds; round++) {
+      for (const name of round % 2 === 0
+        ? (['alone', 'withWait'] as const)
+        : (['withWait', 'alone'] as const)) {
+        for (let run = 0; run < roundRuns; run++) {
+          const sent = performance.now()
+          await variants[name]()
+          times[name].push(performance.now() - sent)
+        }
+      }
+    }
+    const figures = (samples: number[]) => {
+      const sorted = [...samples].sort((a, b) => a - b)
+      return { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) }
+    }
+    return { alone: figures(times.alone), withWait: figures(times.withWait) }
+  } finally {
+    client.destroy()
+  }
+}
 
 /** Resolves once the primary at `url` has its replica online. */
 async function replicaOnline(url: string): Promise<void> {
@@ -163,6 +218,18 @@ try {
       `ratio WAIT 1 / off, ${connections}: p50 ${(on.p50Ms / off.p50Ms).toFixed(2)}x  p99 ${(on.p99Ms / off.p99Ms).toFixed(2)}x  req/s ${(on.requestsPerSecond / off.requestsPerSecond).toFixed(2)}x\n`,
     )
   }
+  const trips = await redisRoundTrips(primary.url)
+  const ms = (value: number) => value.toFixed(3).padStart(7)
+  console.log(
+    'Without HTTP: the append script from node-redis, one after another, 20 alternating rounds of 500',
+  )
+  console.log(`${'script alone'.padEnd(24)} p50 ${ms(trips.alone.p50Ms)} ms  p99 ${ms(trips.alone.p99Ms)} ms`)
+  console.log(
+    `${'script + WAIT 1'.padEnd(24)} p50 ${ms(trips.withWait.p50Ms)} ms  p99 ${ms(trips.withWait.p99Ms)} ms`,
+  )
+  console.log(
+    `WAIT 1 adds: p50 ${(trips.withWait.p50Ms - trips.alone.p50Ms).toFixed(3)} ms (${(trips.withWait.p50Ms / trips.alone.p50Ms).toFixed(2)}x)  p99 ${(trips.withWait.p99Ms - trips.alone.p99Ms).toFixed(3)} ms (${(trips.withWait.p99Ms / trips.alone.p99Ms).toFixed(2)}x)`,
+  )
 } finally {
   await Promise.all(started.map((running) => running.stop()))
   await primary.stop()

@@ -1,6 +1,5 @@
-import type { ReplicaWait } from '../env.js'
 import { ServiceError } from '../lib/errors.js'
-import type { RedisCommands, Replicated, ReplicatedScripts, Script } from '../redis/client.js'
+import type { RedisCommands, Replicated, ReplicatedScripts, ReplicaWait, Script } from '../redis/client.js'
 import { keys } from '../redis/keys.js'
 import { readLuaScript } from '../redis/scripts.js'
 import type { RawStreamEntry } from '../redis/stream-reader.js'

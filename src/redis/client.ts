@@ -8,6 +8,9 @@ import { type CommandFamily, RedisStats } from './stats.js'
 import { createStreamReader, type StreamReader } from './stream-reader.js'
 import type { Topology } from './topology.js'
 
+// For the stores, which do not read the configuration themselves.
+export type { ReplicaWait } from '../env.js'
+
 /**
  * The Redis commands the stores (sessions, buffers, limits) are written against: exactly a subset of
  * @upstash/redis's `Redis`, names, argument shapes and replies (tests/redis/upstash.test-d.ts checks it

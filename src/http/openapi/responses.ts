@@ -127,7 +127,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not JSON (`Content-Type: application/json`).',
   429: 'Over a limit.',
   500: 'A bug: the body carries the request id; the log has the details.',
-  503: 'Redis is unavailable (disconnected, too slow, or answering "not now"), or an append\'s replicas did not confirm it in time (`replication_timeout`): retry after `Retry-After`.',
+  503: 'Redis is unavailable (disconnected, too slow, or answering "not now"): retry after `Retry-After`.',
 }
 
 type ErrorResponse = {
