@@ -4,8 +4,8 @@
  * the default), one once the replica confirms them too (WAIT 1 after each append, on its connection).
  * They take the load in alternating bursts, the order reversed every other cycle, so that the machine's
  * drift lands on both alike: one client (an append's latency when nothing else runs, timed here to the
- * microsecond) and 50 connections with autocannon (under load: WAIT blocks the service's Redis connection
- * while the replica answers, so what is queued behind it waits).
+ * microsecond) and 50 connections with autocannon (under load: WAIT blocks the connection of waiting
+ * appends while the replica answers, so appends queue behind one another's WAIT).
  * Prints p50 and p99 and the ratio WAIT / off; then the same without HTTP (the script alone, and the
  * script with its WAIT, from node-redis), which shows WAIT's own cost below the HTTP noise. Run:
  * `npm run bench:append-wait`.

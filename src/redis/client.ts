@@ -43,7 +43,8 @@ export interface RedisCommands {
 export interface ReplicatedScripts {
   /**
    * Like createScript, but each run is followed by `WAIT replicas timeoutMs` on the same connection, in
-   * the same write (a pipeline, on the master that serves the script's first key): it resolves with the
+   * the same write (a pipeline, on the master that serves the script's first key), a connection of its
+   * own, since WAIT blocks the connection it runs on (wait-connection.ts): it resolves with the
    * script's reply and how many replicas confirmed they hold it (and every earlier write of that
    * connection) within `wait.timeoutMs`. Fewer than asked is the caller's to judge; the script ran.
    */
@@ -169,7 +170,7 @@ export function createRedisClient(topology: Topology, commandTimeoutMs: number):
         const [key = ''] = keys
         const wait = ['WAIT', String(replicas), String(timeoutMs)]
         const run = async (script: string[]): Promise<Replicated<TResult>> => {
-          const [reply, confirmed] = await topology.pipeline(key, [
+          const [reply, confirmed] = await topology.waitConnection.pipeline(key, [
             [...script, String(keys.length), ...keys, ...args],
             wait,
           ])

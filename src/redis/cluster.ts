@@ -15,6 +15,7 @@ import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
 import { reasonOf, StartupBudget } from './startup-budget.js'
 import { combinedRole, helloRole, type Topology } from './topology.js'
+import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
 /**
  * REDIS_MODE=cluster: a Redis Cluster, found from any seed node (REDIS_URL, or a comma-separated list of
@@ -122,6 +123,8 @@ function clusterState(info: string): string {
 }
 
 function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
+  // A duplicate of the cluster client: a connection of its own to each master, found and moved as its are.
+  const waitConnection = createWaitConnection(() => cluster.duplicate(), followMoved)
   // Each master's command client (node-redis's own: it reconnects it, and drops it on a topology change).
   const masters = () =>
     cluster.masters.map((master) => cluster.nodeClient(master) as Promise<NodeRedisClient>)
@@ -130,23 +133,7 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
     mode: 'cluster',
     client: cluster,
     commands: cluster,
-    async pipeline(key, commands) {
-      const run = () => {
-        const pipeline = cluster.multi(key)
-        for (const command of commands) pipeline.addCommand(key, false, [...command])
-        return pipeline.execAsPipeline()
-      }
-      try {
-        return await run()
-      } catch (error) {
-        if (!(error instanceof ErrorReply && error.message.startsWith('MOVED'))) throw error
-        // node-redis follows MOVED for a single command, not for a pipeline, whose keyed commands the
-        // old node refused (none ran): one keyed read follows it and refreshes the slot map, then the
-        // pipeline goes once more. ASK (a slot in the middle of a move) stays a transient failure, a 503.
-        await cluster.sendCommand(key, true, ['EXISTS', key])
-        return run()
-      }
-    },
+    waitConnection,
     async ping() {
       const clients = masters()
       if (clients.length === 0) throw new ClusterStateError('fail', 'no master serves a slot')
@@ -175,8 +162,13 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
     onReady: (listener) => cluster.on('node-ready', listener),
     blocking: duplicatedConnections({ routeOf: async (key) => addressOf(await nodeFor(key)), nodeFor }),
     notifications: clusterNotifications(cluster),
-    close: () => cluster.close(),
-    destroy: () => cluster.destroy(),
+    close: async () => {
+      await Promise.all([cluster.close(), waitConnection.close()])
+    },
+    destroy: () => {
+      cluster.destroy()
+      waitConnection.destroy()
+    },
   }
 }
 
@@ -202,6 +194,28 @@ function clusterNotifications(cluster: NodeRedisCluster): StreamNotifications {
     },
     // node-redis emits it for every node connection, shard connections included.
     onReady: (listener) => cluster.on('node-ready', listener),
+  }
+}
+
+/**
+ * `commands` as one pipeline on the master of `key`'s slot. node-redis follows MOVED for a single command,
+ * not for a pipeline, whose keyed commands the old node refused (none ran): one keyed read follows it and
+ * refreshes the slot map, then the pipeline goes once more. ASK (a slot in the middle of a move) stays a
+ * transient failure, a 503.
+ */
+async function followMoved(
+  cluster: NodeRedisCluster,
+  key: string,
+  commands: readonly (readonly string[])[],
+): Promise<unknown[]> {
+  const run = () =>
+    pipelined(cluster.multi(key), commands, (multi, command) => multi.addCommand(key, false, command))
+  try {
+    return await run()
+  } catch (error) {
+    if (!(error instanceof ErrorReply && error.message.startsWith('MOVED'))) throw error
+    await cluster.sendCommand(key, true, ['EXISTS', key])
+    return run()
   }
 }
 

@@ -12,6 +12,7 @@ import {
 import { reasonOf, StartupBudget } from './startup-budget.js'
 import type { BlockingConnections } from './stream-reader.js'
 import { helloRole, type Topology } from './topology.js'
+import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
 /**
  * REDIS_MODE=sentinel: a primary whose address the sentinels (REDIS_SENTINELS) know by name
@@ -134,15 +135,17 @@ async function askSentinels(settings: RedisSettings, connect: ProbeConnect): Pro
 }
 
 function sentinelTopology(sentinel: NodeRedisSentinel): SentinelTopology {
+  // A duplicate of the sentinel client: its own master connection, which follows failovers as this one does.
+  const waitConnection = createWaitConnection(
+    () => sentinel.duplicate(),
+    (own, _key, commands) =>
+      pipelined(own.multi(), commands, (multi, command) => multi.addCommand(false, command)),
+  )
   return {
     mode: 'sentinel',
     client: sentinel,
     commands: sentinel,
-    pipeline: (_key, commands) => {
-      const pipeline = sentinel.multi()
-      for (const command of commands) pipeline.addCommand(false, [...command])
-      return pipeline.execAsPipeline()
-    },
+    waitConnection,
     ping: () => sentinel.ping(),
     role: async () => helloRole(await sentinel.hello()),
     // Ready once the sentinels' master is connected, and again after each failover.
@@ -155,8 +158,13 @@ function sentinelTopology(sentinel: NodeRedisSentinel): SentinelTopology {
       }),
     onReady: (listener) => sentinel.on('ready', listener),
     blocking: sentinelConnections(sentinel),
-    close: () => sentinel.close(),
-    destroy: () => void sentinel.destroy().catch(() => {}),
+    close: async () => {
+      await Promise.all([sentinel.close(), waitConnection.close()])
+    },
+    destroy: () => {
+      void sentinel.destroy().catch(() => {})
+      waitConnection.destroy()
+    },
   }
 }
 

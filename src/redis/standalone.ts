@@ -6,6 +6,7 @@ import { isTransientReply } from './failures.js'
 import { COMMAND_OPTIONS, nodeClientOptions, type RedisSettings, redisEndpoints } from './node-options.js'
 import { RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import { helloRole, type Topology } from './topology.js'
+import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
 /** REDIS_MODE=standalone: one Redis server at REDIS_URL. */
 
@@ -84,15 +85,15 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
 
 /** The topology over a node-redis client; connectStandalone connects it first. */
 export function standaloneTopology(client: NodeRedisClient): StandaloneTopology {
+  const waitConnection = createWaitConnection(
+    () => client.duplicate(),
+    (own, _key, commands) => pipelined(own.multi(), commands, (multi, command) => multi.addCommand(command)),
+  )
   return {
     mode: 'standalone',
     client,
     commands: client,
-    pipeline: (_key, commands) => {
-      const pipeline = client.multi()
-      for (const command of commands) pipeline.addCommand([...command])
-      return pipeline.execAsPipeline()
-    },
+    waitConnection,
     ping: () => client.ping(),
     role: async () => helloRole(await client.hello()),
     get isReady() {
@@ -104,7 +105,12 @@ export function standaloneTopology(client: NodeRedisClient): StandaloneTopology 
       routeOf: async () => 'the server',
       nodeFor: async () => client,
     }),
-    close: () => (client.isReady ? client.close() : Promise.resolve(client.destroy())),
-    destroy: () => client.destroy(),
+    close: async () => {
+      await Promise.all([client.isReady ? client.close() : client.destroy(), waitConnection.close()])
+    },
+    destroy: () => {
+      client.destroy()
+      waitConnection.destroy()
+    },
   }
 }

@@ -2,6 +2,7 @@ import type { RedisMode } from '../env.js'
 import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
 import type { BlockingConnections } from './stream-reader.js'
+import type { WaitConnection } from './wait-connection.js'
 
 /**
  * What the {@link Redis} facade (client.ts) needs from a topology, so that one implementation serves
@@ -14,13 +15,8 @@ export interface Topology {
   readonly mode: RedisMode
   /** The commands the facade sends with a key, routed by node-redis (to the master, or the key's shard). */
   readonly commands: KeyedCommands
-  /**
-   * Sends `commands` in one write on one connection, that of the master serving `key`, and resolves with
-   * their replies in order (a pipeline, not a transaction). What must run on the connection of the
-   * commands before it, as WAIT must, goes here: node-redis retries a pipeline as a whole, on one
-   * connection, when the sentinels name a new master. The first error reply, if any, rejects it.
-   */
-  pipeline(key: string, commands: readonly (readonly string[])[]): Promise<unknown[]>
+  /** The connection of writes that WAIT for replicas: see wait-connection.ts. */
+  readonly waitConnection: WaitConnection
   /** PING every master: the one master, or each of a cluster's (which must also say cluster_state:ok). */
   ping(): Promise<string>
   /**
@@ -41,7 +37,7 @@ export interface Topology {
    * not per stream (one blocking XREAD cannot span slots). Without it, the live reader blocks on `blocking`.
    */
   readonly notifications?: StreamNotifications
-  /** Waits for pending replies, then closes every connection. */
+  /** Waits for pending replies, then closes every connection (the wait connection's too). */
   close(): Promise<void>
   /** Drops every connection at once. */
   destroy(): void

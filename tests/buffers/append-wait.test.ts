@@ -24,7 +24,7 @@ afterAll(async () => {
 
 await replicaOnline(primary.port)
 
-const { app } = await buildTestApp(`redis://127.0.0.1:${primary.port}`, {
+const { app, redis } = await buildTestApp(`redis://127.0.0.1:${primary.port}`, {
   REDIS_APPEND_WAIT_REPLICAS: '1',
   REDIS_APPEND_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
   REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
@@ -50,7 +50,20 @@ async function idsOn(port: number, name: string): Promise<string[]> {
   return (JSON.parse(reply) as [string, unknown][]).map(([id]) => id)
 }
 
+/** How many clients the primary has (redis-cli's own and the replica's included). */
+async function clientCount(): Promise<number> {
+  return (await redisCli(['-p', String(primary.port), 'client', 'list'])).split('\n').filter(Boolean).length
+}
+
 describe('appends that wait for a replica (REDIS_APPEND_WAIT_REPLICAS=1)', () => {
+  it('open a connection of their own on the first one, not before', async () => {
+    const before = await clientCount()
+    expect((await append(bufferName('first'), 1)).res.status).toBe(201)
+    expect(await clientCount()).toBe(before + 1)
+    expect((await append(bufferName('second'), 1)).res.status).toBe(201)
+    expect(await clientCount()).toBe(before + 1)
+  })
+
   it('answer 201 once the replica holds the items', async () => {
     const name = bufferName('wait')
     for (const n of [1, 2, 3]) {
@@ -65,7 +78,13 @@ describe('appends that wait for a replica (REDIS_APPEND_WAIT_REPLICAS=1)', () =>
     const name = bufferName('paused')
     replica.pause()
     try {
-      const { res, body, ms } = await append(name, 1)
+      const appended = append(name, 1)
+      // WAIT blocks only the connection of waiting writes: the command connection answers meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      await redis.ping()
+      const pinged = performance.now()
+      const { res, body, ms } = await appended
+      expect(pinged).toBeLessThan(performance.now() - 100)
       expect(res.status).toBe(503)
       expect(res.headers.get('Retry-After')).toBe('1')
       expect(body.error?.code).toBe('replication_timeout')

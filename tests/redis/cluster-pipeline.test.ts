@@ -6,9 +6,9 @@ import { keySlot } from '../support/key-slot.js'
 import { redisCli, TestRedisCluster } from '../support/redis-cluster.js'
 
 /**
- * A cluster topology's pipeline (an append and its WAIT, REDIS_APPEND_WAIT_REPLICAS) goes to the master of
- * its key's slot, and follows that slot when it has moved since node-redis learnt the slots: node-redis
- * follows MOVED for single commands only.
+ * A cluster topology's wait connection (an append and its WAIT, REDIS_APPEND_WAIT_REPLICAS) sends each
+ * pipeline to the master of its key's slot, and follows that slot when it has moved since node-redis
+ * learnt the slots: node-redis follows MOVED for single commands only.
  */
 
 const cluster = await TestRedisCluster.start()
@@ -37,7 +37,7 @@ describe('a pipeline on a cluster', () => {
   it('runs on the master of its key, and follows the key when its slot has moved', async () => {
     const key = keys.bufferItems(bufferName('moved'))
     const write = (value: string) =>
-      topology.pipeline(key, [
+      topology.waitConnection.pipeline(key, [
         ['SET', key, value],
         ['WAIT', '0', '100'],
       ])
