@@ -10,6 +10,9 @@
  * script with its WAIT, from node-redis), which shows WAIT's own cost below the HTTP noise. Run:
  * `npm run bench:append-wait`.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { createClient } from 'redis'
 import { keys } from '../src/redis/keys.js'
@@ -157,8 +160,10 @@ async function replicaOnline(url: string): Promise<void> {
 buildService()
 const primary = await startRedis()
 const started: Running[] = []
+const replicaDir = mkdtempSync(join(tmpdir(), 'bench-replica-'))
 try {
-  started.push(await startRedis(['--replicaof', '127.0.0.1', String(primary.port)]))
+  // A replica writes the primary's snapshot to its directory during the sync: a throw-away one.
+  started.push(await startRedis(['--replicaof', '127.0.0.1', String(primary.port), '--dir', replicaDir]))
   await replicaOnline(primary.url)
   const common = {
     REDIS_URL: primary.url,
@@ -233,4 +238,5 @@ try {
 } finally {
   await Promise.all(started.map((running) => running.stop()))
   await primary.stop()
+  rmSync(replicaDir, { recursive: true, force: true })
 }
