@@ -61,10 +61,10 @@ export class BufferStore {
 
   /** Resolves with the ids once Redis has stored every item, or stores none. */
   append(name: string, items: readonly NewItem[]): Promise<string[]> {
-    const args = [String(this.maxLen)]
-    for (const { event, data } of items) args.push(event, data)
     const stream = keys.bufferItems(name)
-    return this.#append.exec([stream, keys.bufferMeta(name), keys.streamNotifications(stream)], args)
+    const args = [keys.streamNotifications(stream), String(this.maxLen)]
+    for (const { event, data } of items) args.push(event, data)
+    return this.#append.exec([stream, keys.bufferMeta(name)], args)
   }
 
   async read(name: string, from: ReadFrom, limit: number): Promise<Page> {
