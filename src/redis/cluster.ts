@@ -185,6 +185,10 @@ function clusterNotifications(cluster: NodeRedisCluster): StreamNotifications {
     },
     // node-redis emits it for every node connection, shard connections included.
     onReady: (listener) => cluster.on('node-ready', listener),
+    // When a slot moves, its master ends its shard subscriptions (SUNSUBSCRIBE) and node-redis makes them
+    // again on the new master; this is when that failed.
+    onSubscriptionLost: (listener) =>
+      cluster.on('sharded-channel-moved-error', (_error: Error, channel: string) => listener(channel)),
   }
 }
 

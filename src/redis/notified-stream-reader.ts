@@ -19,6 +19,11 @@ export interface StreamNotifications {
   readonly isReady: boolean
   /** A connection (command or shard) is ready again after a loss. */
   onReady(listener: () => void): void
+  /**
+   * The subscription to `channel` is gone and was not made again: its slot moved to another master
+   * and the client could not move it there (node-redis's 'sharded-channel-moved-error').
+   */
+  onSubscriptionLost(listener: (channel: string) => void): void
 }
 
 /**
@@ -30,7 +35,8 @@ export interface StreamNotifications {
  * non-blocking XREADs, one per hash tag (each tag is one slot), concurrently.
  *
  * An announcement only says when to read; the cursors say from where. So a lost announcement (a shard
- * connection that reconnects, a subscription racing an append) delays delivery, never loses an item:
+ * connection that reconnects, a subscription racing an append, a slot moving to another master, whose
+ * new master announces to nobody until the subscription follows it) delays delivery, never loses an item:
  * every stream is read in full after a reconnect, when first followed, and whenever a read's wait runs
  * out its `blockMs` without an announcement (the safety net, one read per stream each `blockMs`).
  */
@@ -58,6 +64,13 @@ export function createNotifiedStreamReader(
   notifications.onReady(() => {
     readAll = true
     awaitingReady.resolveAll()
+    awaken?.()
+  })
+  // Forgotten, so the next read subscribes again (on the slot's new master), and reads everything:
+  // announcements made meanwhile went nowhere.
+  notifications.onSubscriptionLost((channel) => {
+    if (!followed.delete(channel)) return
+    readAll = true
     awaken?.()
   })
 

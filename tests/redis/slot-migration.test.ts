@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
 import { keys } from '../../src/redis/keys.js'
+import { createNotifiedStreamReader } from '../../src/redis/notified-stream-reader.js'
 import { buildAppOn } from '../support/app.js'
 import { appendNumbers, bufferName, servedUrl, setEventsPath, tokenHeaders } from '../support/buffers.js'
 import { keySlot } from '../support/key-slot.js'
@@ -216,6 +217,15 @@ async function connectionsPerNode(): Promise<number[]> {
   )
 }
 
+/** Polls `condition` every 20 ms until it holds; throws after `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not so after ${timeoutMs} ms`)
+    await sleep(20)
+  }
+}
+
 /** Subscribers of shard channel `channel` on `node` (PUBSUB SHARDNUMSUB). */
 async function shardSubscribers(node: RedisProcess, channel: string): Promise<number> {
   const reply = (await migration.client(node).sendCommand(['PUBSUB', 'SHARDNUMSUB', channel])) as [
@@ -348,4 +358,44 @@ describe('a live slot migration', () => {
       ].join('\n'),
     )
   }, 30_000)
+
+  it('subscribes again when a subscription could not follow its slot to the new master', async () => {
+    const { notifications } = connection.topology
+    if (!notifications) throw new Error('a cluster topology has notifications')
+    // The cluster's notifications, with the loss of a subscription (node-redis's
+    // 'sharded-channel-moved-error' after a move) made by the test.
+    let lost: ((channel: string) => void) | undefined
+    const reader = createNotifiedStreamReader(
+      {
+        read: (firstKey, command) => notifications.read(firstKey, command),
+        subscribe: (channel, listener) => notifications.subscribe(channel, listener),
+        unsubscribe: (channel) => notifications.unsubscribe(channel),
+        get isReady() {
+          return notifications.isReady
+        },
+        onReady: (listener) => notifications.onReady(listener),
+        onSubscriptionLost: (listener) => {
+          lost = listener
+        },
+      },
+      1000,
+    )
+    onTestFinished(() => reader.destroy())
+    const name = bufferName('lost')
+    const key = keys.bufferItems(name)
+    const channel = keys.streamNotifications(key)
+    const [first] = await appendNumbers(app, name, [1])
+    expect((await reader.read([{ key, id: '0-0' }], { blockMs: 2000, count: 10 }))?.[key]).toHaveLength(1)
+
+    // As after a move that failed: the subscription is gone on the server, and the client says so.
+    await notifications.unsubscribe(channel)
+    lost?.(channel)
+    const reading = reader.read([{ key, id: first as string }], { blockMs: 2000, count: 10 })
+    await until(async () => (await shardSubscribers(await migration.ownerOf(keySlot(key)), channel)) === 1)
+    const appendedAt = performance.now()
+    await appendNumbers(app, name, [2])
+    expect((await reading)?.[key]).toHaveLength(1)
+    // Announced on the new subscription, not found by the safety net's read after the 2 s wait.
+    expect(performance.now() - appendedAt).toBeLessThan(1000)
+  })
 })

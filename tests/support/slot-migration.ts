@@ -13,7 +13,13 @@ import type { RedisProcess } from './redis-process.js'
 
 export const MIGRATION_CLIENT_NAME = 'slot-migration'
 
-type AdminClient = ReturnType<typeof createClient>
+const adminClient = (node: RedisProcess) => {
+  const client = createClient({ socket: { host: '127.0.0.1', port: node.port }, name: MIGRATION_CLIENT_NAME })
+  client.on('error', () => {})
+  return client
+}
+
+type AdminClient = ReturnType<typeof adminClient>
 
 export class SlotMigration {
   private constructor(
@@ -25,12 +31,9 @@ export class SlotMigration {
     const clients = new Map<RedisProcess, AdminClient>()
     const ids = new Map<RedisProcess, string>()
     for (const node of cluster.nodes) {
-      const client = createClient({
-        socket: { host: '127.0.0.1', port: node.port },
-        name: MIGRATION_CLIENT_NAME,
-      })
-      client.on('error', () => {})
-      clients.set(node, await client.connect())
+      const client = adminClient(node)
+      await client.connect()
+      clients.set(node, client)
       ids.set(node, String(await client.sendCommand(['CLUSTER', 'MYID'])))
     }
     return new SlotMigration(clients, ids)
@@ -80,7 +83,7 @@ export class SlotMigration {
         'KEYS',
         key,
       ])
-      if (reply === 'OK') movedKeys++
+      if (String(reply) === 'OK') movedKeys++ // NOKEY: a key that does not exist (a buffer without meta)
       await sleep(pauseMs)
     }
     for (const key of order) await migrate(key)
