@@ -14,7 +14,7 @@ import {
 import { grantToken } from '../support/grants.js'
 import { redisCli } from '../support/redis-cluster.js'
 import { SseStream } from '../support/sse-client.js'
-import { fileCluster } from '../support/topology.js'
+import { fileCluster, masterOf } from '../support/topology.js'
 
 /**
  * The live reader on a real three-master Redis Cluster (notified-stream-reader.ts): subscribers on
@@ -44,7 +44,7 @@ async function namesOnEveryShard(perShard: number): Promise<string[][]> {
     [...byNode.values()].some((names) => names.length < perShard)
   ) {
     const name = bufferName('shard')
-    const node = await connection.topology.blocking.routeOf(keys.bufferItems(name))
+    const node = masterOf(connection, keys.bufferItems(name))
     const names = byNode.get(node) ?? []
     if (names.length < perShard) names.push(name)
     byNode.set(node, names)

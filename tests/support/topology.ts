@@ -1,5 +1,7 @@
 import { afterAll, inject } from 'vitest'
+import type { RedisConnection } from '../../src/redis/connection.js'
 import { buildAppOn, type TopologyTestApp } from './app.js'
+import { keySlot } from './key-slot.js'
 import { TestRedisCluster } from './redis-cluster.js'
 
 /** The topologies a suite can run on: the shared standalone Redis, or a Redis Cluster. */
@@ -40,4 +42,11 @@ export async function buildAppOnTopology(
 ): Promise<TopologyTestApp> {
   if (topology === 'standalone') return buildAppOn(inject('redisUrl'), overrides)
   return buildAppOn((await fileCluster()).url, { REDIS_MODE: 'cluster', ...overrides })
+}
+
+/** `host:port` of the master that serves `key`'s slot, as a cluster connection's slot map says. */
+export function masterOf({ topology }: RedisConnection, key: string): string {
+  if (topology.mode !== 'cluster') throw new Error(`a ${topology.mode} connection has no slots`)
+  const { host, port } = topology.client.getSlotMaster(keySlot(key))
+  return `${host}:${port}`
 }
