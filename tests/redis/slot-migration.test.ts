@@ -217,6 +217,14 @@ async function connectionsPerNode(): Promise<number[]> {
   )
 }
 
+/** Error replies `node` sent since its last CONFIG RESETSTAT, by prefix (INFO errorstats). */
+async function errorReplies(node: RedisProcess): Promise<Record<string, number>> {
+  const info = String(await migration.client(node).sendCommand(['INFO', 'errorstats']))
+  return Object.fromEntries(
+    [...info.matchAll(/errorstat_(\w+):count=(\d+)/g)].map(([, prefix, count]) => [prefix, Number(count)]),
+  )
+}
+
 /** Polls `condition` every 20 ms until it holds; throws after `timeoutMs`. */
 async function until(condition: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
   const deadline = performance.now() + timeoutMs
@@ -285,6 +293,8 @@ describe('a live slot migration', () => {
     // The move: some keys of the slot; the streams (an append meets TRYAGAIN while its stream and
     // meta are on two nodes); more keys; the meta hashes (then appends are asked, ASK, to the target);
     // the rest; then SETSLOT NODE (MOVED for whoever still asks the source).
+    // Error replies are counted from here (INFO errorstats), on the test's own cluster.
+    for (const node of cluster.nodes) await migration.client(node).sendCommand(['CONFIG', 'RESETSTAT'])
     const movingAt = performance.now()
     const { movedKeys, migrating } = await migration.move(slot, source, target, {
       order: [
@@ -346,12 +356,16 @@ describe('a live slot migration', () => {
     expect(await shardSubscribers(source, channel)).toBe(0)
     for (const count of await connectionsPerNode()) expect(count).toBeLessThanOrEqual(2)
 
+    // The service met every state of the slot: redirected (ASK, then MOVED) and refused (TRYAGAIN).
+    const errors = { source: await errorReplies(source), target: await errorReplies(target) }
+    expect(errors.source.ASK).toBeGreaterThan(0)
+    expect(errors.source.TRYAGAIN).toBeGreaterThan(0)
     // Figures for doc/architecture.md ("Per-shard reader"), not bounds: printed, not asserted.
     const refused = (producer: Producer) =>
       `${producer.acknowledged().length} acknowledged, ${producer.answered(503, 0, stoppedAt)} refused (${producer.answered(503, movingAt, movedAt)} during the move)`
     console.log(
       [
-        `slot ${slot} moved in ${Math.round(movedAt - movingAt)} ms (${movedKeys} keys)`,
+        `slot ${slot} moved in ${Math.round(movedAt - movingAt)} ms (${movedKeys} keys); error replies: source ${JSON.stringify(errors.source)}, target ${JSON.stringify(errors.target)}`,
         `appends: ${moved} (no meta) ${refused(movedProducer)}; ${twin} (meta) ${refused(twinProducer)}; ${still} (other slot) ${refused(stillProducer)}`,
         `longest delivery lag: ${twin} ${longestLag(twinProducer, twins, movingAt, movedAt)} ms during the move, ${moved} ${longestLag(movedProducer, one, movedAt, stoppedAt)} ms and ${twin} ${longestLag(twinProducer, twins, movedAt, stoppedAt)} ms after it, ${still} ${longestLag(stillProducer, other, 0, stoppedAt)} ms`,
         `streams reopened: ${[one, other, twins, set].map((client) => client.reopened).join(', ')}; opens refused: ${[one, other, twins, set, resumed].map((client) => client.refused).join(', ')}`,
