@@ -12,12 +12,12 @@ import { type SseBlock, SseStream } from '../support/sse-client.js'
 import { fileCluster } from '../support/topology.js'
 
 /**
- * A live slot migration under load, on a real three-master cluster: a buffer's slot moves from its
- * master to another (IMPORTING, MIGRATING, its keys one by one with MIGRATE, SETSLOT NODE) while a
- * producer appends numbered items without pause and SSE clients follow it, another buffer of the same
- * master, and both over one stream. Appends meet every state of the slot (ASK, TRYAGAIN, MOVED): each is
- * a 201 or a 503, and every stored item reaches every client once and in order. A client that left
- * before the move resumes after it with its Last-Event-ID.
+ * A live slot migration under load, on a real three-master cluster: a slot moves from its master to
+ * another (IMPORTING, MIGRATING, its keys one by one with MIGRATE, SETSLOT NODE) while producers append
+ * numbered items without pause to two buffers in it and to one in another slot of the same master, and
+ * SSE clients follow them, one buffer per stream and two over one stream. Appends meet every state of
+ * the slot (ASK, TRYAGAIN, MOVED): each is a 201 or a 503, and every stored item reaches every client
+ * once and in order. A client that left before the move resumes after it with its Last-Event-ID.
  */
 
 const cluster = await fileCluster()
@@ -38,6 +38,7 @@ interface Seen {
  */
 class FollowingClient {
   readonly seen: Seen[] = []
+  resets = 0
   reopened = 0
   refused = 0
   #stream: SseStream | undefined
@@ -110,9 +111,8 @@ class FollowingClient {
         await this.#open(stream.lastEventId)
         continue
       }
-      if (block.data !== undefined && block.event !== 'reset') {
-        this.seen.push({ ...this.itemOf(block), at: performance.now() })
-      }
+      if (block.event === 'reset') this.resets++
+      else if (block.data !== undefined) this.seen.push({ ...this.itemOf(block), at: performance.now() })
     }
   }
 }
@@ -329,11 +329,12 @@ describe('a live slot migration', () => {
     expect(twinProducer.answered(201, migrating.from, migrating.to)).toBeGreaterThan(0)
     expect(stillProducer.answered(503, 0, stoppedAt)).toBe(0)
 
-    // Every client gets every stored item once, in order.
+    // Every client gets every stored item once, in order, and no reset.
     const expectAll = async (client: FollowingClient, name: string) => {
       const all = items.get(name) as number[]
       await client.waitFor(name, all.length)
       expect(client.numbers(name)).toEqual(all)
+      expect(client.resets).toBe(0)
     }
     await expectAll(one, moved)
     await expectAll(twins, twin)
@@ -350,6 +351,7 @@ describe('a live slot migration', () => {
     await resumed.waitFor(moved, missed.length)
     await sleep(300)
     expect(resumed.numbers(moved)).toEqual(missed)
+    expect(resumed.resets).toBe(0)
 
     // The shard subscription followed the slot to its new master; the connections per node stay fixed.
     expect(await shardSubscribers(target, channel)).toBe(1)
