@@ -1,4 +1,5 @@
 import { afterAll, inject } from 'vitest'
+import type { NodeRedisClient, RedisConnection } from '../../src/redis/connection.js'
 import { buildAppOn, type TopologyTestApp } from './app.js'
 import { TestRedisCluster } from './redis-cluster.js'
 
@@ -37,7 +38,24 @@ export function fileCluster(): Promise<TestRedisCluster> {
 export async function buildAppOnTopology(
   topology: SuiteTopology,
   overrides: Record<string, string> = {},
-): Promise<TopologyTestApp> {
-  if (topology === 'standalone') return buildAppOn(inject('redisUrl'), overrides)
-  return buildAppOn((await fileCluster()).url, { REDIS_MODE: 'cluster', ...overrides })
+): Promise<TopologyTestApp & { client: KeyedTestCommands }> {
+  const built =
+    topology === 'standalone'
+      ? await buildAppOn(inject('redisUrl'), overrides)
+      : await buildAppOn((await fileCluster()).url, { REDIS_MODE: 'cluster', ...overrides })
+  return { ...built, client: keyedTestCommands(built.connection) }
 }
+
+/**
+ * The raw commands tests send about one key (TTL, EXISTS, XRANGE, planting a value...), with node-redis's
+ * client signatures; on a cluster, node-redis's cluster client routes each to the master of its key's slot.
+ * Nothing here reaches one server as a whole (INFO, KEYS, FLUSHALL): a test that needs that is a test of
+ * one standalone server.
+ */
+export type KeyedTestCommands = Pick<
+  NodeRedisClient,
+  'del' | 'exists' | 'expire' | 'hSet' | 'ttl' | 'type' | 'xRange' | 'xRevRange'
+>
+
+/** {@link KeyedTestCommands} on the connection's topology: its node-redis client, cluster or sentinel. */
+export const keyedTestCommands = ({ topology }: RedisConnection): KeyedTestCommands => topology.client
