@@ -3,15 +3,16 @@ import type { NodeRedisClient, RedisConnection } from '../../src/redis/connectio
 import { buildAppOn, type TopologyTestApp } from './app.js'
 import { TestRedisCluster } from './redis-cluster.js'
 
-/** The topologies a suite can run on: the shared standalone Redis, or a Redis Cluster. */
+/** The topologies a suite can run on: the standalone Redis or the Redis Cluster that global setup shares. */
 export const SUITE_TOPOLOGIES = ['standalone', 'cluster'] as const
 export type SuiteTopology = (typeof SUITE_TOPOLOGIES)[number]
 
 let cluster: Promise<TestRedisCluster> | undefined
 
 /**
- * The calling test file's Redis Cluster: started on first use (about 2 s: a new master waits before it
- * says cluster_state:ok), shared by every suite of the file, stopped after it.
+ * A Redis Cluster of the calling file's own, for tests that kill or restart its nodes: started on first
+ * use (about 2 s: a new master waits before it says cluster_state:ok), shared by every suite of the file,
+ * stopped after it. Suites that only use a cluster run on the one global setup shares (`inject('clusterUrl')`).
  */
 export function fileCluster(): Promise<TestRedisCluster> {
   if (!cluster) {
@@ -23,14 +24,16 @@ export function fileCluster(): Promise<TestRedisCluster> {
 }
 
 /**
- * Builds the app (see buildAppOn) on `topology`: the standalone Redis every file shares (global setup),
- * or the file's cluster. A suite written against it runs on both:
+ * Builds the app (see buildAppOn) on `topology`: the standalone Redis or the three-master Redis Cluster
+ * that every file shares (global setup), with {@link KeyedTestCommands} for raw assertions. Test data must
+ * be unique per test (fresh buffer names, sessions): nothing flushes either between tests. A suite written
+ * against it runs on both:
  *
  * @example
  * ```ts
  * describe.each(SUITE_TOPOLOGIES)('appends on %s', (topology) => {
  *   it('stores an item', async () => {
- *     const { app } = await buildAppOnTopology(topology)
+ *     const { app, client } = await buildAppOnTopology(topology)
  *   })
  * })
  * ```
@@ -42,7 +45,7 @@ export async function buildAppOnTopology(
   const built =
     topology === 'standalone'
       ? await buildAppOn(inject('redisUrl'), overrides)
-      : await buildAppOn((await fileCluster()).url, { REDIS_MODE: 'cluster', ...overrides })
+      : await buildAppOn(inject('clusterUrl'), { REDIS_MODE: 'cluster', ...overrides })
   return { ...built, client: keyedTestCommands(built.connection) }
 }
 
@@ -58,4 +61,4 @@ export type KeyedTestCommands = Pick<
 >
 
 /** {@link KeyedTestCommands} on the connection's topology: its node-redis client, cluster or sentinel. */
-export const keyedTestCommands = ({ topology }: RedisConnection): KeyedTestCommands => topology.client
+const keyedTestCommands = ({ topology }: RedisConnection): KeyedTestCommands => topology.client
