@@ -104,10 +104,10 @@ export class BufferStore {
    * replicas asked for confirm them too, else rejects with ReplicationTimeoutError (they are stored).
    */
   async append(name: string, items: readonly NewItem[]): Promise<string[]> {
-    const args = [String(this.maxLen)]
-    for (const { event, data } of items) args.push(event, data)
     const stream = keys.bufferItems(name)
-    const scriptKeys = [stream, keys.bufferMeta(name), keys.streamNotifications(stream)]
+    const args = [keys.streamNotifications(stream), String(this.maxLen)]
+    for (const { event, data } of items) args.push(event, data)
+    const scriptKeys = [stream, keys.bufferMeta(name)]
     if (!this.#replicatedAppend) return this.#append.exec(scriptKeys, args)
     const { script, replicas } = this.#replicatedAppend
     const stored = await script.exec(scriptKeys, args)

@@ -1,6 +1,5 @@
 import { createCluster, ErrorReply } from 'redis'
 import { describeRedisUrl } from '../env.js'
-import { duplicatedConnections } from './blocking-connections.js'
 import { ClusterStateError } from './failures.js'
 import {
   COMMAND_OPTIONS,
@@ -14,7 +13,7 @@ import {
 import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
 import { reasonOf, StartupBudget } from './startup-budget.js'
-import { combinedRole, helloRole, type Topology } from './topology.js'
+import { combinedRole, helloRole, type NotifiedReads, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
 /**
@@ -25,7 +24,7 @@ import { waitConnection as createWaitConnection, pipelined } from './wait-connec
 
 export type NodeRedisCluster = ReturnType<typeof createNodeRedisCluster>
 
-export interface ClusterTopology extends Topology {
+export interface ClusterTopology extends TopologyBase, NotifiedReads {
   readonly mode: 'cluster'
   /** The node-redis cluster client underneath, for tests' assertions. */
   readonly client: NodeRedisCluster
@@ -128,7 +127,6 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
   // Each master's command client (node-redis's own: it reconnects it, and drops it on a topology change).
   const masters = () =>
     cluster.masters.map((master) => cluster.nodeClient(master) as Promise<NodeRedisClient>)
-  const nodeFor = (key: string) => cluster.getNodeClientForKey(key) as Promise<NodeRedisClient>
   return {
     mode: 'cluster',
     client: cluster,
@@ -160,7 +158,6 @@ function clusterTopology(cluster: NodeRedisCluster): ClusterTopology {
     },
     onError: (listener) => cluster.on('node-error', (error: Error) => listener(error)),
     onReady: (listener) => cluster.on('node-ready', listener),
-    blocking: duplicatedConnections({ routeOf: async (key) => addressOf(await nodeFor(key)), nodeFor }),
     notifications: clusterNotifications(cluster),
     close: async () => {
       await Promise.all([cluster.close(), waitConnection.close()])
@@ -194,6 +191,10 @@ function clusterNotifications(cluster: NodeRedisCluster): StreamNotifications {
     },
     // node-redis emits it for every node connection, shard connections included.
     onReady: (listener) => cluster.on('node-ready', listener),
+    // When a slot moves, its master ends its shard subscriptions (SUNSUBSCRIBE) and node-redis makes them
+    // again on the new master; this is when that failed.
+    onSubscriptionLost: (listener) =>
+      cluster.on('sharded-channel-moved-error', (_error: Error, channel: string) => listener(channel)),
   }
 }
 

@@ -19,6 +19,11 @@ export interface StreamNotifications {
   readonly isReady: boolean
   /** A connection (command or shard) is ready again after a loss. */
   onReady(listener: () => void): void
+  /**
+   * The subscription to `channel` is gone and was not made again: its slot moved to another master
+   * and the client could not move it there (node-redis's 'sharded-channel-moved-error').
+   */
+  onSubscriptionLost(listener: (channel: string) => void): void
 }
 
 /**
@@ -30,9 +35,10 @@ export interface StreamNotifications {
  * non-blocking XREADs, one per hash tag (each tag is one slot), concurrently.
  *
  * An announcement only says when to read; the cursors say from where. So a lost announcement (a shard
- * connection that reconnects, a subscription racing an append) delays delivery, never loses an item:
- * every stream is read in full after a reconnect, when first followed, and whenever a read's wait runs
- * out its `blockMs` without an announcement (the safety net, one read per stream each `blockMs`).
+ * connection that reconnects, a subscription racing an append, a slot moving to another master, whose
+ * new master announces to nobody until the subscription follows it) delays delivery, never loses an item:
+ * every stream is read in full after a reconnect, when first followed, and at least every `blockMs`,
+ * however often other streams are announced (the safety net: one read per stream each `blockMs`).
  */
 export function createNotifiedStreamReader(
   notifications: StreamNotifications,
@@ -46,6 +52,9 @@ export function createNotifiedStreamReader(
   const announced = new Set<string>()
   // Every followed stream is due a read: at first, after a reconnect (announcements may have been lost).
   let readAll = true
+  // When every followed stream was last read (performance.now()): the safety net reads them all again
+  // each `blockMs`, also while other streams' announcements keep every wait short.
+  let fullReadAt = 0
   let wakeRequested = false
   let inRead = false
   let awaken: (() => void) | undefined
@@ -58,6 +67,13 @@ export function createNotifiedStreamReader(
   notifications.onReady(() => {
     readAll = true
     awaitingReady.resolveAll()
+    awaken?.()
+  })
+  // Forgotten, so the next read subscribes again (on the slot's new master), and reads everything:
+  // announcements made meanwhile went nowhere.
+  notifications.onSubscriptionLost((channel) => {
+    if (!followed.delete(channel)) return
+    readAll = true
     awaken?.()
   })
 
@@ -160,14 +176,17 @@ export function createNotifiedStreamReader(
       wakeRequested = false
       try {
         const added = await follow(streams)
-        const all = readAll
+        const all = readAll || (blockMs > 0 && performance.now() - fullReadAt >= blockMs)
         readAll = false
+        if (all) fullReadAt = performance.now()
         let reply = await readDue(streams, count, all, added)
         if (!reply && blockMs > 0 && !wakeRequested && announced.size === 0) {
-          const timedOut = await wait(blockMs)
+          // Until an announcement, or until every stream is due its read again.
+          const timedOut = await wait(fullReadAt + blockMs - performance.now())
           if (!wakeRequested) {
             const readEvery = timedOut || readAll
             readAll = false
+            if (readEvery) fullReadAt = performance.now()
             reply = await readDue(streams, count, readEvery)
           }
         }

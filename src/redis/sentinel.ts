@@ -11,7 +11,7 @@ import {
 } from './node-options.js'
 import { reasonOf, StartupBudget } from './startup-budget.js'
 import type { BlockingConnections } from './stream-reader.js'
-import { helloRole, type Topology } from './topology.js'
+import { type BlockingReads, helloRole, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
 /**
@@ -23,7 +23,7 @@ import { waitConnection as createWaitConnection, pipelined } from './wait-connec
 
 export type NodeRedisSentinel = ReturnType<typeof createNodeRedisSentinel>
 
-export interface SentinelTopology extends Topology {
+export interface SentinelTopology extends TopologyBase, BlockingReads {
   readonly mode: 'sentinel'
   /** The node-redis sentinel client underneath, for tests' assertions. */
   readonly client: NodeRedisSentinel
@@ -175,7 +175,6 @@ function sentinelTopology(sentinel: NodeRedisSentinel): SentinelTopology {
  */
 function sentinelConnections(sentinel: NodeRedisSentinel): BlockingConnections {
   return {
-    routeOf: async () => 'the master',
     open: () => {
       const dedicated = sentinel.duplicate()
       dedicated.on('error', () => {})

@@ -5,14 +5,14 @@ import { duplicatedConnections } from './blocking-connections.js'
 import { isTransientReply } from './failures.js'
 import { COMMAND_OPTIONS, nodeClientOptions, type RedisSettings, redisEndpoints } from './node-options.js'
 import { RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
-import { helloRole, type Topology } from './topology.js'
+import { type BlockingReads, helloRole, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
 /** REDIS_MODE=standalone: one Redis server at REDIS_URL. */
 
 export type NodeRedisClient = ReturnType<typeof createNodeRedisClient>
 
-export interface StandaloneTopology extends Topology {
+export interface StandaloneTopology extends TopologyBase, BlockingReads {
   readonly mode: 'standalone'
   /** The node-redis client underneath, for tests' assertions. */
   readonly client: NodeRedisClient
@@ -101,10 +101,7 @@ export function standaloneTopology(client: NodeRedisClient): StandaloneTopology 
     },
     onError: (listener) => client.on('error', listener),
     onReady: (listener) => client.on('ready', listener),
-    blocking: duplicatedConnections({
-      routeOf: async () => 'the server',
-      nodeFor: async () => client,
-    }),
+    blocking: duplicatedConnections(client),
     close: async () => {
       await Promise.all([client.isReady ? client.close() : client.destroy(), waitConnection.close()])
     },

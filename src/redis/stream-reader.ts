@@ -51,7 +51,7 @@ export interface StreamReader {
 
 /**
  * A dedicated connection for blocking reads, as a topology opens one (see {@link BlockingConnections}):
- * node-redis's client, sentinel and cluster node connections, behind the few operations the reader uses.
+ * node-redis's client and sentinel connections, behind the few operations the reader uses.
  */
 export interface BlockingConnection {
   /** Connected and handshaken right now. */
@@ -71,16 +71,12 @@ export interface BlockingConnection {
 }
 
 /**
- * Where a topology opens blocking connections. A standalone or Sentinel-managed Redis has one route,
- * its master; a cluster has one per master, and a read reaches the master serving its streams' slot.
- * A reader for a cluster's every shard groups its streams by `routeOf` (and by slot: XREAD refuses keys
- * of different slots with CROSSSLOT) and keeps one {@link StreamReader} per group.
+ * Where a topology opens blocking connections: a standalone Redis, or the master a Sentinel set names.
+ * (A cluster's live reader blocks on nothing: see notified-stream-reader.ts.)
  */
 export interface BlockingConnections {
-  /** Which node reads of `key` go to now (a label: equal labels, same node). */
-  routeOf(key: string): Promise<string>
-  /** A new, not yet connected, dedicated connection to the node serving `key`. */
-  open(key: string): BlockingConnection
+  /** A new, not yet connected, dedicated connection to the master. */
+  open(): BlockingConnection
 }
 
 /** `stats`: where the reader counts its reconnects and its reads' outcomes (src/redis/stats.ts). */
@@ -96,8 +92,6 @@ export function createStreamReader(
     everReady = true
   }
   let connection: BlockingConnection | undefined
-  // The node the connection is on (routeOf): a read whose streams are served elsewhere now reopens it.
-  let connectionRoute: string | undefined
   // CLIENT ID of the current socket, for CLIENT UNBLOCK; a reconnect gets a new one.
   let connectionId: number | undefined
   // A read() is under way; its XREAD has been sent; a wake() came before it was.
@@ -126,8 +120,10 @@ export function createStreamReader(
     return deadline
   }
 
-  const open = (key: string, route: string): BlockingConnection => {
-    const opened = connections.open(key)
+  /** The connection for a read: the current one, or a new one after a drop (or at first). */
+  const current = (): BlockingConnection => {
+    if (connection) return connection
+    const opened = connections.open()
     opened.onReady(countReady)
     opened.onReady(() => {
       connectionId = undefined
@@ -137,25 +133,14 @@ export function createStreamReader(
     opening = opened.connect().catch(() => {})
     openingUntil = performance.now() + commandTimeoutMs
     connection = opened
-    connectionRoute = route
     return opened
   }
 
   const drop = () => {
     const dropped = connection
     connection = undefined
-    connectionRoute = undefined
     connectionId = undefined
     dropped?.destroy() // idempotent
-  }
-
-  /** The connection for a read of `streams`: the current one while their node is its node. */
-  const connectionFor = async (streams: readonly StreamCursor[]): Promise<BlockingConnection> => {
-    const [first] = streams
-    if (!first) throw new TypeError('a stream read needs at least one stream')
-    const route = await replies.within(() => connections.routeOf(first.key))
-    if (connection && connectionRoute !== route) drop()
-    return connection ?? open(first.key, route)
   }
 
   return {
@@ -168,7 +153,8 @@ export function createStreamReader(
       wakeRequested = false
       let client: BlockingConnection | undefined
       try {
-        client = await connectionFor(streams)
+        if (streams.length === 0) throw new TypeError('a stream read needs at least one stream')
+        client = current()
         const reading = client
         if (!reading.isReady && opening) {
           const first = opening

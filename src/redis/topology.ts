@@ -8,10 +8,13 @@ import type { WaitConnection } from './wait-connection.js'
  * What the {@link Redis} facade (client.ts) needs from a topology, so that one implementation serves
  * them all: a standalone Redis (standalone.ts), a Sentinel-managed primary (sentinel.ts) and a Redis
  * Cluster (cluster.ts). The commands routed by key are node-redis's own on each: its client, sentinel and
- * cluster expose them alike; what needs a node (PING, HELLO), a connection's state and the dedicated
- * connections of blocking reads differ, and each topology says how.
+ * cluster expose them alike; what needs a node (PING, HELLO), a connection's state and the live
+ * reader's reads differ, and each topology says how.
  */
-export interface Topology {
+export type Topology = TopologyBase & (BlockingReads | NotifiedReads)
+
+/** What every topology offers alike. */
+export interface TopologyBase {
   readonly mode: RedisMode
   /** The commands the facade sends with a key, routed by node-redis (to the master, or the key's shard). */
   readonly commands: KeyedCommands
@@ -30,17 +33,26 @@ export interface Topology {
   onError(listener: (error: Error) => void): void
   /** A command connection is ready again after a loss (or the sentinels named a new master). */
   onReady(listener: () => void): void
-  /** Dedicated connections for blocking reads (the live reader), on the node that serves their keys. */
-  readonly blocking: BlockingConnections
-  /**
-   * On a cluster only: announced, non-blocking reads for a live reader whose connections are per shard,
-   * not per stream (one blocking XREAD cannot span slots). Without it, the live reader blocks on `blocking`.
-   */
-  readonly notifications?: StreamNotifications
   /** Waits for pending replies, then closes every connection (the wait connection's too). */
   close(): Promise<void>
   /** Drops every connection at once. */
   destroy(): void
+}
+
+/** Standalone and Sentinel: the live reader blocks (XREAD BLOCK) on a dedicated connection to the master. */
+export interface BlockingReads {
+  /** Dedicated connections for blocking reads, to the master. */
+  readonly blocking: BlockingConnections
+  readonly notifications?: undefined
+}
+
+/**
+ * Cluster: announced, non-blocking reads for a live reader whose connections are per shard, not per
+ * stream (one blocking XREAD cannot span slots).
+ */
+export interface NotifiedReads {
+  readonly notifications: StreamNotifications
+  readonly blocking?: undefined
 }
 
 /** The key-routed commands the facade uses; node-redis's cluster and sentinel have the client's signatures. */

@@ -380,7 +380,7 @@ export class SessionStore {
 
   #announce(ids: string[]): Promise<number> {
     const stream = keys.revokedSessions()
-    return this.#scripts.announce.exec([stream, keys.streamNotifications(stream)], ids)
+    return this.#scripts.announce.exec([stream], [keys.streamNotifications(stream), ...ids])
   }
 }
 

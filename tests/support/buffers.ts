@@ -4,12 +4,29 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import type { ServiceApp } from '../../src/app.js'
 import { nodeServerOptions } from '../../src/http/server.js'
+import { keys } from '../../src/redis/keys.js'
 import { envOf } from './app.js'
 import { TEST_API_TOKEN, testEnv } from './env.js'
+import { keySlot } from './key-slot.js'
+import { masterOfSlot } from './redis-cluster.js'
 import { type SseBlock, SseStream } from './sse-client.js'
 
 /** A buffer name no other test (file) uses. */
 export const bufferName = (label = 'buf') => `${label}-${randomBytes(6).toString('hex')}`
+
+/**
+ * Fresh buffer names, one per label, the i-th served by master i % 3 of a three-master test cluster
+ * (TestRedisCluster): a suite run on the cluster (tests/support/topology.ts) spreads such buffers over
+ * every shard. On a standalone Redis they are fresh names like any other.
+ */
+export function bufferNamesAcrossShards(labels: readonly string[]): string[] {
+  return labels.map((label, index) => {
+    for (;;) {
+      const name = bufferName(label)
+      if (masterOfSlot(keySlot(keys.bufferItems(name))) === index % 3) return name
+    }
+  })
+}
 
 export const tokenHeaders = { Authorization: `Bearer ${TEST_API_TOKEN}` }
 

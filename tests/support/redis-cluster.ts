@@ -69,6 +69,19 @@ export class TestRedisCluster {
   }
 }
 
+/**
+ * The index (in {@link TestRedisCluster.nodes}) of the master serving `slot` in a cluster of `masters` made
+ * by {@link TestRedisCluster.start}: `redis-cli --cluster create` gives the masters equal runs of slots in
+ * order, rounding each run's end (0-5460, 5461-10922 and 10923-16383 for three).
+ */
+export function masterOfSlot(slot: number, masters = 3): number {
+  const perMaster = 16384 / masters
+  for (let master = 0; master < masters - 1; master++) {
+    if (slot <= Math.round((master + 1) * perMaster - 1)) return master
+  }
+  return masters - 1
+}
+
 function clusterNodeConfig(nodeTimeoutMs: number): string[] {
   return [
     'cluster-enabled yes',

@@ -5,17 +5,20 @@
   KEYS[1] the buffer's stream
   KEYS[2] the buffer's meta hash: `deleted` (newest id when it was last deleted), `trimmed` (newest id
           trimmed away from the current stream)
-  KEYS[3] the buffer's notification channel (a shard channel in the buffer's slot): the live reader on a
-          cluster reads the buffer when it hears of new items there
-  ARGV[1] retention: the most items kept (BUFFER_MAX_LEN)
-  ARGV[2], ARGV[3], ... the event and the data (JSON text) of each item, in order
+  ARGV[1] the buffer's notification channel (a shard channel in the buffer's slot): the live reader on a
+          cluster reads the buffer when it hears of new items there. Not among KEYS: no key of that name
+          ever exists, so during a migration of the slot Redis would count it as a key already moved
+          and answer TRYAGAIN to every append until the move ends, not only while the stream and its
+          meta are on different nodes (tests/redis/slot-migration.test.ts).
+  ARGV[2] retention: the most items kept (BUFFER_MAX_LEN)
+  ARGV[3], ARGV[4], ... the event and the data (JSON text) of each item, in order
 
   Entry fields: e event, d data, t append time (ms, Redis's clock), p the id of the entry before it in
   this stream, '' for the first entry of a stream (so a live reader can tell a gap from a neighbour).
   Returns the new ids, in order.
 ]]
-local stream, meta, notifications = KEYS[1], KEYS[2], KEYS[3]
-local max_len = tonumber(ARGV[1])
+local stream, meta = KEYS[1], KEYS[2]
+local notifications, max_len = ARGV[1], tonumber(ARGV[2])
 
 local clock = redis.call('TIME')
 local now_ms = clock[1] .. string.format('%03d', math.floor(tonumber(clock[2]) / 1000))
@@ -38,7 +41,7 @@ else
 end
 
 local ids = {}
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local id = redis.call('XADD', stream, next_id, 'e', ARGV[i], 'd', ARGV[i + 1], 't', now_ms, 'p', prev)
   ids[#ids + 1] = id
   prev = id

@@ -1,6 +1,5 @@
 import { connect } from 'node:net'
-import { describe, expect, inject, it } from 'vitest'
-import { buildTestApp } from '../../support/app.js'
+import { describe, expect, it } from 'vitest'
 import {
   appendNumbers,
   bufferName,
@@ -12,11 +11,10 @@ import {
 } from '../../support/buffers.js'
 import { grantToken } from '../../support/grants.js'
 import type { SseBlock } from '../../support/sse-client.js'
+import { buildAppOnTopology, SUITE_TOPOLOGIES } from '../../support/topology.js'
 
-const redisUrl = inject('redisUrl')
-
-describe('GET /buffers/:name/events', async () => {
-  const { app } = await buildTestApp(redisUrl, { SSE_HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })
+describe.each(SUITE_TOPOLOGIES)('GET /buffers/:name/events on %s', async (topology) => {
+  const { app } = await buildAppOnTopology(topology, { SSE_HEARTBEAT_MS: '200', SSE_RETRY_MS: '1500' })
 
   it('opens at once with retry:, the SSE headers, and heartbeats while silent', async () => {
     const name = bufferName()
@@ -98,7 +96,7 @@ describe('GET /buffers/:name/events', async () => {
   })
 
   it("keeps readiness passing while a replica's first subscriber opens the live reader", async () => {
-    const { app: fresh } = await buildTestApp(redisUrl)
+    const { app: fresh } = await buildAppOnTopology(topology)
     const stream = await openEvents(fresh, bufferName())
     const statuses: number[] = []
     for (let probe = 0; probe < 10; probe++) {
@@ -160,7 +158,7 @@ describe('GET /buffers/:name/events', async () => {
   })
 
   it('resets with reason trimmed when items after the id were trimmed, then replays the oldest retained', async () => {
-    const { app: small } = await buildTestApp(redisUrl, { BUFFER_MAX_LEN: '10' })
+    const { app: small } = await buildAppOnTopology(topology, { BUFFER_MAX_LEN: '10' })
     const name = bufferName()
     const ids = await appendNumbers(small, name, range(1, 25))
     const stream = await openEvents(small, name, { headers: { 'Last-Event-ID': ids[4] as string } })
@@ -175,7 +173,7 @@ describe('GET /buffers/:name/events', async () => {
   })
 
   it('does not reset when trimming removed only items the client already has', async () => {
-    const { app: small } = await buildTestApp(redisUrl, { BUFFER_MAX_LEN: '10' })
+    const { app: small } = await buildAppOnTopology(topology, { BUFFER_MAX_LEN: '10' })
     const name = bufferName()
     const ids = await appendNumbers(small, name, range(1, 20))
     // Items 1..10 are trimmed; the newest of them (10) is exactly what this client saw last.
@@ -189,7 +187,7 @@ describe('GET /buffers/:name/events', async () => {
   })
 
   it('0-0 means everything: no reset unless something was trimmed', async () => {
-    const { app: small } = await buildTestApp(redisUrl, { BUFFER_MAX_LEN: '3' })
+    const { app: small } = await buildAppOnTopology(topology, { BUFFER_MAX_LEN: '3' })
     const name = bufferName()
     await appendNumbers(small, name, [1, 2, 3])
     const whole = await openEvents(small, name, { headers: { 'Last-Event-ID': '0-0' } })
@@ -270,7 +268,7 @@ describe('GET /buffers/:name/events', async () => {
   })
 
   it('two apps on one Redis: appended through A, received live through B', async () => {
-    const { app: other } = await buildTestApp(redisUrl)
+    const { app: other } = await buildAppOnTopology(topology)
     const name = bufferName()
     const stream = await openEvents(other, name)
     await appendNumbers(app, name, range(1, 30))

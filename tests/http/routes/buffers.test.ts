@@ -1,11 +1,10 @@
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { keys } from '../../../src/redis/keys.js'
 import { sessionKey } from '../../../src/sessions/ids.js'
-import { buildTestApp } from '../../support/app.js'
 import { appendNumbers, bufferName, range, tokenHeaders } from '../../support/buffers.js'
 import { grantToken } from '../../support/grants.js'
+import { buildAppOnTopology, type KeyedTestCommands, SUITE_TOPOLOGIES } from '../../support/topology.js'
 
-const redisUrl = inject('redisUrl')
 const json = { 'Content-Type': 'application/json' }
 
 interface ItemsPage {
@@ -16,12 +15,12 @@ interface ItemsPage {
 }
 
 /** The stream's entries as Redis holds them. */
-async function storedEntries(client: Awaited<ReturnType<typeof buildTestApp>>['client'], name: string) {
+async function storedEntries(client: KeyedTestCommands, name: string) {
   return (await client.xRange(keys.bufferItems(name), '-', '+')) ?? []
 }
 
-describe('buffers', async () => {
-  const { app, client } = await buildTestApp(redisUrl, { BODY_LIMIT_BYTES: String(200 * 1024) })
+describe.each(SUITE_TOPOLOGIES)('buffers on %s', async (topology) => {
+  const { app, client } = await buildAppOnTopology(topology, { BODY_LIMIT_BYTES: String(200 * 1024) })
   const post = (name: string, body: unknown, headers: Record<string, string> = tokenHeaders) =>
     app.request(`/buffers/${name}/items`, {
       method: 'POST',
@@ -97,7 +96,7 @@ describe('buffers', async () => {
 
     it('every accepted token works (rotation)', async () => {
       const second = 'second-api-token-0123456789abcdefghijklmno'
-      const { app: rotating } = await buildTestApp(redisUrl, {
+      const { app: rotating } = await buildAppOnTopology(topology, {
         API_TOKEN: `first-api-token-0123456789abcdefghijklmnop,${second}`,
       })
       const res = await rotating.request(`/buffers/${bufferName()}/items`, {
@@ -192,8 +191,9 @@ describe('buffers', async () => {
     })
 
     it('rejects data nested deeper than 64 levels with 400, however deep', async () => {
+      const name = bufferName('deep')
       for (const depth of [65, 5000, 50_000]) {
-        const res = await app.request('/buffers/deep/items', {
+        const res = await app.request(`/buffers/${name}/items`, {
           method: 'POST',
           headers: { ...tokenHeaders, ...json },
           body: `{"data":${'['.repeat(depth)}${']'.repeat(depth)}}`,
@@ -201,9 +201,7 @@ describe('buffers', async () => {
         expect(res.status, String(depth)).toBe(400)
         expect(await res.json()).toMatchObject({ error: { code: 'invalid_body', message: /nested deeper/ } })
       }
-      expect((await post('deep', { data: JSON.parse(`${'['.repeat(63)}${']'.repeat(63)}`) })).status).toBe(
-        201,
-      )
+      expect((await post(name, { data: JSON.parse(`${'['.repeat(63)}${']'.repeat(63)}`) })).status).toBe(201)
     })
 
     it('a batch is all or nothing: one oversized item stores none of the batch (413)', async () => {
@@ -270,7 +268,7 @@ describe('buffers', async () => {
     })
 
     it('follows the reset rule: trimmed past after gives reset true from the oldest retained', async () => {
-      const { app: small } = await buildTestApp(redisUrl, { BUFFER_MAX_LEN: '3' })
+      const { app: small } = await buildAppOnTopology(topology, { BUFFER_MAX_LEN: '3' })
       const name = bufferName()
       const ids = await appendNumbers(small, name, range(1, 6))
       const res = await small.request(`/buffers/${name}/items?after=${ids[0]}`, { headers: tokenHeaders })

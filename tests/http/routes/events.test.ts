@@ -1,10 +1,10 @@
-import { describe, expect, inject, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { ServiceApp } from '../../../src/app.js'
 import { BufferSet } from '../../../src/buffers/live/buffer-set.js'
-import { buildTestApp } from '../../support/app.js'
+import { keys } from '../../../src/redis/keys.js'
 import {
   appendNumbers,
-  bufferName,
+  bufferNamesAcrossShards,
   numbersOf,
   openSetEvents,
   range,
@@ -16,11 +16,10 @@ import {
 } from '../../support/buffers.js'
 import { bearer, grantToken } from '../../support/grants.js'
 import { type SseBlock, SseStream } from '../../support/sse-client.js'
+import { buildAppOnTopology, masterOf, SUITE_TOPOLOGIES } from '../../support/topology.js'
 
-const redisUrl = inject('redisUrl')
-
-/** Three fresh buffer names, sorted as the stream orders them. */
-const threeNames = () => ['a', 'b', 'c'].map((label) => bufferName(label)).sort()
+/** Three fresh buffer names, sorted as the stream orders them; on the cluster, one on each master. */
+const threeNames = () => bufferNamesAcrossShards(['a', 'b', 'c']).sort()
 
 /** The positions a stream's last event id names, in its set's order. */
 const positionsOf = (names: readonly string[], stream: SseStream) =>
@@ -43,8 +42,8 @@ async function refused(app: ServiceApp, path: string, headers: Record<string, st
   return `${res.status} ${body.error.code}`
 }
 
-describe('GET /events: several buffers over one stream', async () => {
-  const { app } = await buildTestApp(redisUrl, {
+describe.each(SUITE_TOPOLOGIES)('GET /events: several buffers over one stream, on %s', async (topology) => {
+  const { app, connection } = await buildAppOnTopology(topology, {
     SSE_HEARTBEAT_MS: '200',
     SSE_RETRY_MS: '1500',
     SSE_MAX_BUFFERS_PER_STREAM: '4',
@@ -52,6 +51,9 @@ describe('GET /events: several buffers over one stream', async () => {
 
   it('opens with the cursor of every start, then sends each item with its buffer in the data and the cursor as id', async () => {
     const [a, b, c] = threeNames() as [string, string, string]
+    // One stream over every shard's buffers (the one server's, standalone).
+    const masters = [a, b, c].map((name) => masterOf(connection, keys.bufferItems(name)))
+    expect(new Set(masters).size).toBe(topology === 'cluster' ? 3 : 1)
     const [a0] = await appendNumbers(app, a, [0])
     // Named out of order: the set is the same.
     const stream = await openSetEvents(app, [c, a, b])
@@ -121,7 +123,7 @@ describe('GET /events: several buffers over one stream', async () => {
   })
 
   it('resets one buffer, naming it, while the others carry on exactly', async () => {
-    const { app: small } = await buildTestApp(redisUrl, { BUFFER_MAX_LEN: '10' })
+    const { app: small } = await buildAppOnTopology(topology, { BUFFER_MAX_LEN: '10' })
     const [a, b] = threeNames() as [string, string]
     await appendNumbers(small, a, range(1, 5))
     await appendNumbers(small, b, range(1, 5))
@@ -157,7 +159,7 @@ describe('GET /events: several buffers over one stream', async () => {
   })
 
   it('counts as a subscriber of each buffer, holds one stream slot, and ends with the session', async () => {
-    const { app: limited } = await buildTestApp(redisUrl, { SSE_MAX_STREAMS_PER_SESSION: '1' })
+    const { app: limited } = await buildAppOnTopology(topology, { SSE_MAX_STREAMS_PER_SESSION: '1' })
     const [a, b, c] = threeNames() as [string, string, string]
     for (const name of [a, b, c]) await appendNumbers(limited, name, [1])
     const cookie = await sessionCookie(limited, [a, b, c])
