@@ -102,15 +102,9 @@ async function redisRoundTrips(url: string, rounds = 20, roundRuns = 500) {
   try {
     const sha = await client.scriptLoad(readLuaScript('buffer-append'))
     const stream = keys.bufferItems('wait-bench-redis')
-    const script = [
-      'EVALSHA',
-      sha,
-      '3',
-      stream,
-      keys.bufferMeta('wait-bench-redis'),
-      keys.streamNotifications(stream),
-    ]
-    const args = ['10000', 'tick', ITEM]
+    // As BufferStore.append calls it: the stream and its meta key, then the channel, retention and items.
+    const script = ['EVALSHA', sha, '2', stream, keys.bufferMeta('wait-bench-redis')]
+    const args = [keys.streamNotifications(stream), '10000', 'tick', ITEM]
     const variants = {
       alone: () => client.sendCommand([...script, ...args]),
       withWait: () =>
