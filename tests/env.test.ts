@@ -99,6 +99,20 @@ describe('loadEnv', () => {
     )
   })
 
+  it('reads numbers in decimal only: hex, exponents, a sign or a blank value are refused, never guessed', () => {
+    expect(loadEnv({ ...valid, PORT: ' 8080 ', BUFFER_MAX_LEN: '007' })).toMatchObject({
+      port: 8080,
+      bufferMaxLen: 7,
+    })
+    for (const value of ['0x10', '1e3', '+3000', '   ', '3000.0', '0b11', 'Infinity']) {
+      expect(problemsOf({ ...valid, PORT: value }), value).toEqual(['PORT must be a whole number'])
+    }
+    expect(problemsOf({ ...valid, SHUTDOWN_DELAY_MS: ' ' })).toEqual([
+      'SHUTDOWN_DELAY_MS must be a whole number',
+    ])
+    expect(problemsOf({ ...valid, PORT: '-1' })).toEqual(['PORT must be at least 0'])
+  })
+
   it('splits secret lists: the first signs, all verify', () => {
     const env = loadEnv({ ...valid, SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(40)}` })
     expect(env.sessionSecrets).toEqual(['n'.repeat(32), 'o'.repeat(40)])
