@@ -138,6 +138,18 @@ describe("a user's session index", () => {
     expect(await client.pTTL(userIndexKey(sub))).toBeGreaterThan(0)
   })
 
+  it('is answered Cache-Control: no-store, listed or ended: it describes sessions and grants', async () => {
+    const { app } = await buildTestApp(redisUrl)
+    const sub = `user-${bufferName('nostore')}`
+    await sessionFor(app, await grantToken({ sub, read: ['x'] }))
+    const listed = await app.request(`/users/${sub}/sessions`, { headers: tokenHeaders })
+    expect(listed.status).toBe(200)
+    expect(listed.headers.get('cache-control')).toBe('no-store')
+    const ended = await app.request(`/users/${sub}/sessions`, { method: 'DELETE', headers: tokenHeaders })
+    expect(ended.status).toBe(200)
+    expect(ended.headers.get('cache-control')).toBe('no-store')
+  })
+
   it('keeps at most 100 sessions per user: the 101st ends the oldest', async () => {
     const { app, client } = await buildTestApp(redisUrl)
     const sub = `user-${bufferName('cap')}`

@@ -33,6 +33,9 @@ const userSessions = z
   })
   .openapi('UserSessions')
 
+// What the session admin API answers describes users' sessions and grants: no cache may keep it.
+const NO_STORE = 'no-store'
+
 // The session admin API takes the admin token only: its errors are those of any credential.
 const ADMIN_ERRORS = CREDENTIAL_ERRORS
 const admin = { tags: ['Session admin'], security: SECURITY.admin, request: { params: userParams } }
@@ -71,6 +74,7 @@ export function userRoutes({ auth }: UserRouteOptions) {
   return apiRoutes<{ Variables: ServiceVariables }>()
     .openapi({ ...listSessions, middleware: [auth.admin] as const }, async (c) => {
       const sessions = await c.get('sessions').listUser(c.req.valid('param').sub)
+      c.header('Cache-Control', NO_STORE)
       return c.json(
         {
           sessions: sessions.map(({ id, binding, expiresAt }) => ({
@@ -90,6 +94,7 @@ export function userRoutes({ auth }: UserRouteOptions) {
     })
     .openapi({ ...endSessions, middleware: [auth.admin] as const }, async (c) => {
       const ended = await c.get('sessions').revokeUser(c.req.valid('param').sub)
+      c.header('Cache-Control', NO_STORE)
       return c.json({ ended }, 200)
     })
 }
