@@ -305,6 +305,16 @@ const schema = z
           'must be less than SHUTDOWN_TIMEOUT_MS (production default 5000), which counts from the signal: every shutdown would exit 1',
       })
     }
+    // Prometheus's scrape configuration holds the metrics token: one that is also an admin token would
+    // put every buffer and session within reach of whoever can read that file.
+    if (env.METRICS_TOKEN.some((token) => env.API_TOKEN.includes(token))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_TOKEN'],
+        message:
+          'must differ from every API_TOKEN value: a metrics token that is also the admin token can do anything',
+      })
+    }
     // .env.example's values pass the length rule so that `docker compose up` works out of the box; they
     // must never sign real cookies.
     if (env.NODE_ENV !== 'production') return

@@ -113,6 +113,14 @@ describe('loadEnv', () => {
     expect(problemsOf({ ...valid, PORT: '-1' })).toEqual(['PORT must be at least 0'])
   })
 
+  it('refuses a metrics token that is also an admin token: it would read and write everything', () => {
+    const metrics = 'm'.repeat(32)
+    expect(problemsOf({ ...valid, API_TOKEN: `${SECRET},${metrics}`, METRICS_TOKEN: metrics })).toEqual([
+      expect.stringMatching(/^METRICS_TOKEN must differ from every API_TOKEN value/),
+    ])
+    expect(loadEnv({ ...valid, METRICS_TOKEN: metrics }).metricsTokens).toEqual([metrics])
+  })
+
   it('splits secret lists: the first signs, all verify', () => {
     const env = loadEnv({ ...valid, SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(40)}` })
     expect(env.sessionSecrets).toEqual(['n'.repeat(32), 'o'.repeat(40)])
