@@ -23,12 +23,21 @@ export const EXAMPLE_SECRET_PREFIX = 'dev-only-placeholder'
 // `KEY=` in an env file means "not set", so an empty string falls back to the default.
 const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value)
 
+// Decimal digits only (a sign allowed, so that -1 reads "must be at least"): Number() alone would also take
+// '0x10', '1e3' or '+5', and a blank ' ' as 0 (PORT=' ' would bind a random port).
+const DECIMAL_INTEGER = /^-?\d+$/
+const decimal = (value: unknown) =>
+  typeof value === 'string' ? (DECIMAL_INTEGER.test(value.trim()) ? Number(value) : Number.NaN) : value
+
 const wholeNumber = (min: number, max: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` })
+  z.preprocess(
+    decimal,
+    z
+      .number({ error: 'must be a whole number' })
+      .int({ error: 'must be a whole number' })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  )
 
 /** A whole number in [min, max], `fallback` when unset. */
 const integer = (min: number, max: number, fallback: number) =>
@@ -310,6 +319,16 @@ const schema = z
         path: ['SHUTDOWN_DELAY_MS'],
         message:
           'must be less than SHUTDOWN_TIMEOUT_MS (production default 5000), which counts from the signal: every shutdown would exit 1',
+      })
+    }
+    // Prometheus's scrape configuration holds the metrics token: one that is also an admin token would
+    // put every buffer and session within reach of whoever can read that file.
+    if (env.METRICS_TOKEN.some((token) => env.API_TOKEN.includes(token))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['METRICS_TOKEN'],
+        message:
+          'must differ from every API_TOKEN value: a metrics token that is also the admin token can do anything',
       })
     }
     // .env.example's values pass the length rule so that `docker compose up` works out of the box; they

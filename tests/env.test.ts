@@ -120,6 +120,28 @@ describe('loadEnv', () => {
     expect(loadEnv({ ...valid, REDIS_COMMAND_TIMEOUT_MS: '100' }).redisCommandTimeoutMs).toBe(100)
   })
 
+  it('reads numbers in decimal only: hex, exponents, a sign or a blank value are refused, never guessed', () => {
+    expect(loadEnv({ ...valid, PORT: ' 8080 ', BUFFER_MAX_LEN: '007' })).toMatchObject({
+      port: 8080,
+      bufferMaxLen: 7,
+    })
+    for (const value of ['0x10', '1e3', '+3000', '   ', '3000.0', '0b11', 'Infinity']) {
+      expect(problemsOf({ ...valid, PORT: value }), value).toEqual(['PORT must be a whole number'])
+    }
+    expect(problemsOf({ ...valid, SHUTDOWN_DELAY_MS: ' ' })).toEqual([
+      'SHUTDOWN_DELAY_MS must be a whole number',
+    ])
+    expect(problemsOf({ ...valid, PORT: '-1' })).toEqual(['PORT must be at least 0'])
+  })
+
+  it('refuses a metrics token that is also an admin token: it would read and write everything', () => {
+    const metrics = 'm'.repeat(32)
+    expect(problemsOf({ ...valid, API_TOKEN: `${SECRET},${metrics}`, METRICS_TOKEN: metrics })).toEqual([
+      expect.stringMatching(/^METRICS_TOKEN must differ from every API_TOKEN value/),
+    ])
+    expect(loadEnv({ ...valid, METRICS_TOKEN: metrics }).metricsTokens).toEqual([metrics])
+  })
+
   it('splits secret lists: the first signs, all verify', () => {
     const env = loadEnv({ ...valid, SESSION_SECRET: `${'n'.repeat(32)}, ${'o'.repeat(40)}` })
     expect(env.sessionSecrets).toEqual(['n'.repeat(32), 'o'.repeat(40)])

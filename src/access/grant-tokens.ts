@@ -23,11 +23,13 @@ export type GrantKeySettings = Pick<
   'grantSecrets' | 'grantPublicKeys' | 'grantMaxTtlSeconds' | 'grantAudience' | 'grantIssuer'
 >
 
-/** A user id becomes part of Redis keys and logs: bounded, printable. */
-const SUBJECT = /^[\x21-\x7e]{1,256}$/
+/** A user id (a grant's `sub`) becomes part of Redis keys and logs: bounded, printable. */
+export const userId = z.string().regex(/^[\x21-\x7e]{1,256}$/, {
+  error: 'sub must be 1 to 256 printable ASCII characters',
+})
 
 const claims = z.object({
-  sub: z.string().regex(SUBJECT, { error: 'sub must be 1 to 256 printable ASCII characters' }),
+  sub: userId,
   exp: z.number(),
   buffers: grantClaim,
 })

@@ -9,6 +9,13 @@ export const BUFFER_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 /** An item's event name; it becomes an SSE `event:` line, so no line breaks. */
 export const EVENT_NAME = /^[A-Za-z0-9._:-]{1,64}$/
 
+/**
+ * Event names an item may not take: the service's own events on a stream (`reset`, `revoked`), which a
+ * client would take an item named so for, and EventSource's (`error`, `open`): an event named `error`
+ * runs a browser's `source.onerror`.
+ */
+export const RESERVED_EVENT_NAMES: readonly string[] = ['reset', 'revoked', 'error', 'open']
+
 /** The event of an item appended without one, as in SSE itself. */
 export const DEFAULT_EVENT = 'message'
 

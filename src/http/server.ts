@@ -1,9 +1,13 @@
-import type {
-  IncomingMessage,
-  OutgoingHttpHeader,
-  OutgoingHttpHeaders,
-  ServerOptions,
-  ServerResponse,
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeader,
+  type OutgoingHttpHeaders,
+  type RequestListener,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+  STATUS_CODES,
 } from 'node:http'
 import type { Socket } from 'node:net'
 import { SecureServerResponse } from './middleware/security-headers.js'
@@ -41,9 +45,11 @@ const LINGER_MS = 2000
  */
 export function nodeServerOptions(settings: HttpServerSettings): {
   serverOptions: ServerOptions
+  createServer: typeof createServer
   autoCleanupIncoming: false
 } {
   return {
+    createServer: createJsonAnsweringServer,
     serverOptions: {
       ServerResponse: refusalAwareResponse(settings.bodyLimitBytes),
       headersTimeout: settings.httpHeadersTimeoutMs,
@@ -135,4 +141,48 @@ function lingerOnClose(socket: Socket): void {
     timer.unref()
     socket.once('close', () => clearTimeout(timer))
   }
+}
+
+/**
+ * What Node's HTTP parser refuses before any route runs, by Node's error code: the status Node itself
+ * would send, and the API's error body. Anything else it refuses is a 400 `bad_request`.
+ */
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'The request head is larger than the server accepts (16 KiB)',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'The request did not arrive in time',
+  },
+}
+const MALFORMED = { status: 400, code: 'bad_request', message: 'Malformed HTTP request' }
+
+/** `http.createServer`, with {@link answerClientErrorsInJson}; the one form `serve()` calls it in. */
+const createJsonAnsweringServer = ((options: ServerOptions, listener: RequestListener) =>
+  answerClientErrorsInJson(createServer(options, listener))) as typeof createServer
+
+/**
+ * Answers what Node's HTTP parser refuses (a malformed request, a head over 16 KiB, a request that
+ * took too long) with the API's JSON error body, where Node would send a bare status line. As Node's
+ * own handler does: only while no response of this connection is under way, then the socket closes.
+ */
+function answerClientErrorsInJson(server: Server): Server {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    if (socket.writable && !inFlight?.headersSent) {
+      const { status, code, message } = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED
+      const body = JSON.stringify({ error: { code, message } })
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      )
+    }
+    socket.destroy(error)
+  })
+  return server
 }

@@ -89,6 +89,34 @@ class RawClient {
   }
 }
 
+/** The JSON body of a raw HTTP/1.1 response. */
+const bodyOf = (response: string): unknown => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4))
+
+describe('requests Node refuses before any route runs', () => {
+  it.each([
+    [
+      'a head over 16 KiB',
+      `GET /healthz HTTP/1.1\r\nHost: test\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'headers_too_large',
+    ],
+    ['a malformed request line', 'GET /healthz HTTP/9.9 junk\r\nHost: test\r\n\r\n', 400, 'bad_request'],
+    [
+      'a body both chunked and sized',
+      'POST /sessions HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+      'bad_request',
+    ],
+  ])("answers %s with the API's JSON error body, then closes", async (_, request, status, code) => {
+    const client = await RawClient.open()
+    client.socket.write(request)
+    expect(await client.closedWithin(3000)).toBe(true)
+    expect(client.received).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
+    expect(client.received).toMatch(/\r\ncontent-type: application\/json\r\n/i)
+    expect(bodyOf(client.received)).toEqual({ error: { code, message: expect.any(String) } })
+  })
+})
+
 describe('HTTP timeouts', () => {
   it('cuts a client dribbling its request head after HTTP_HEADERS_TIMEOUT_MS, with a 408', async () => {
     const client = await RawClient.open()
@@ -102,6 +130,9 @@ describe('HTTP timeouts', () => {
     expect(await client.closedWithin(HEADERS_MS + LATE_MS + 1000)).toBe(true)
     await dribbling
     expect(client.received).toMatch(/^HTTP\/1\.1 408 /)
+    expect(bodyOf(client.received)).toEqual({
+      error: { code: 'request_timeout', message: expect.any(String) },
+    })
     expect(client.closedAfterMs).toBeGreaterThanOrEqual(HEADERS_MS - 20)
     expect(client.closedAfterMs).toBeLessThan(HEADERS_MS + LATE_MS)
   })

@@ -138,6 +138,32 @@ describe("a user's session index", () => {
     expect(await client.pTTL(userIndexKey(sub))).toBeGreaterThan(0)
   })
 
+  it('is answered Cache-Control: no-store, listed or ended: it describes sessions and grants', async () => {
+    const { app } = await buildTestApp(redisUrl)
+    const sub = `user-${bufferName('nostore')}`
+    await sessionFor(app, await grantToken({ sub, read: ['x'] }))
+    const listed = await app.request(`/users/${sub}/sessions`, { headers: tokenHeaders })
+    expect(listed.status).toBe(200)
+    expect(listed.headers.get('cache-control')).toBe('no-store')
+    const ended = await app.request(`/users/${sub}/sessions`, { method: 'DELETE', headers: tokenHeaders })
+    expect(ended.status).toBe(200)
+    expect(ended.headers.get('cache-control')).toBe('no-store')
+  })
+
+  it('refuses with 400 a user id no grant can carry (over 256 characters, or not printable ASCII)', async () => {
+    const { app } = await buildTestApp(redisUrl)
+    for (const sub of ['x'.repeat(257), 'a%0Ab', 'a%20b', '%C3%A9']) {
+      for (const method of ['GET', 'DELETE']) {
+        const res = await app.request(`/users/${sub}/sessions`, { method, headers: tokenHeaders })
+        expect(res.status, `${method} ${sub}`).toBe(400)
+        expect(await res.json()).toMatchObject({ error: { code: 'bad_request' } })
+      }
+    }
+    expect((await app.request(`/users/${'x'.repeat(256)}/sessions`, { headers: tokenHeaders })).status).toBe(
+      200,
+    )
+  })
+
   it('keeps at most 100 sessions per user: the 101st ends the oldest', async () => {
     const { app, client } = await buildTestApp(redisUrl)
     const sub = `user-${bufferName('cap')}`

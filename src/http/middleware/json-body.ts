@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http'
 import type { Context } from 'hono'
 import { z } from 'zod'
 
@@ -92,12 +93,24 @@ const checkedJson = <Schema extends z.ZodType>(schema: Schema) =>
   }, schema)
 
 /**
+ * Whether the request has no body. Over HTTP/1.1 only `Content-Length` or `Transfer-Encoding` announces
+ * one (RFC 9112, 6.3), but @hono/node-server hands every POST a body stream, so a bodiless POST without
+ * either (`curl -X POST`) must be recognised by its headers; `app.request()` gives such a request none.
+ */
+function hasNoBody(c: Context): boolean {
+  const length = c.req.header('Content-Length')
+  if (length === '0' || c.req.raw.body === null) return true
+  const overNodeHttp = (c.env as { incoming?: unknown } | undefined)?.incoming instanceof IncomingMessage
+  return overNodeHttp && length === undefined && c.req.header('Transfer-Encoding') === undefined
+}
+
+/**
  * Whether the request's body may be read as JSON: a JSON media type, or no Content-Type and no body.
  * @hono/zod-openapi refuses other media types itself, but takes an empty `Content-Type:` for none.
  */
 export function isJsonRequest(c: Context): boolean {
   const contentType = c.req.header('Content-Type')
   return contentType === undefined
-    ? c.req.raw.body === null || c.req.header('Content-Length') === '0'
+    ? hasNoBody(c)
     : JSON_MEDIA_TYPE.test(contentType.split(';')[0]?.trim() ?? '')
 }

@@ -8,6 +8,7 @@ import {
   ITEM_MAX_BYTES,
   PAGE_DEFAULT,
   PAGE_MAX,
+  RESERVED_EVENT_NAMES,
 } from '../../buffers/limits.js'
 import { BufferSet } from '../../buffers/live/buffer-set.js'
 import type { NewItem } from '../../buffers/store.js'
@@ -23,7 +24,13 @@ import { anyJson } from '../openapi/responses.js'
 const event = z
   .string()
   .regex(EVENT_NAME, { error: `must match ${EVENT_NAME.source}` })
-  .openapi({ description: `The SSE event type; \`${DEFAULT_EVENT}\` when absent.`, example: 'tick' })
+  .refine((name) => !RESERVED_EVENT_NAMES.includes(name), {
+    error: `must not be ${RESERVED_EVENT_NAMES.join(', ')}: a stream's own events and EventSource's`,
+  })
+  .openapi({
+    description: `The SSE event type; \`${DEFAULT_EVENT}\` when absent. Not ${RESERVED_EVENT_NAMES.map((name) => `\`${name}\``).join(', ')}: the stream's own events and EventSource's.`,
+    example: 'tick',
+  })
 
 const itemSchema = z
   .strictObject({

@@ -37,6 +37,8 @@ export function devGrantRoutes({ secret }: DevGrantOptions) {
       .setIssuedAt()
       .setExpirationTime(`${DEV_GRANT_TTL_SECONDS}s`)
       .sign(key)
+    // A credential: no cache may keep it.
+    c.header('Cache-Control', 'no-store')
     return c.json(
       { grant: token, note: 'development only: a real deployment mints grants in its backend' },
       200,

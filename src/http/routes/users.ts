@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
+import { userId } from '../../access/grant-tokens.js'
 import { sessionFingerprint } from '../../sessions/ids.js'
 import type { authorization } from '../middleware/auth.js'
 import type { ServiceVariables } from '../middleware/services.js'
@@ -11,8 +12,9 @@ export interface UserRouteOptions {
   auth: ReturnType<typeof authorization>
 }
 
+// No grant names a user outside the rule, so a `sub` outside it is a mistake: a 400, not an empty answer.
 const userParams = z.object({
-  sub: z.string().openapi({ description: "The user: a grant token's `sub`.", example: 'ada' }),
+  sub: userId.openapi({ description: "The user: a grant token's `sub`.", example: 'ada' }),
 })
 
 const userSessions = z
@@ -33,8 +35,11 @@ const userSessions = z
   })
   .openapi('UserSessions')
 
-// The session admin API takes the admin token only: its errors are those of any credential.
-const ADMIN_ERRORS = CREDENTIAL_ERRORS
+// What the session admin API answers describes users' sessions and grants: no cache may keep it.
+const NO_STORE = 'no-store'
+
+// The session admin API takes the admin token only: its errors are those of any credential, and a bad `sub`.
+const ADMIN_ERRORS = [...CREDENTIAL_ERRORS, 'bad_request'] as const
 const admin = { tags: ['Session admin'], security: SECURITY.admin, request: { params: userParams } }
 
 const listSessions = createRoute({
@@ -71,6 +76,7 @@ export function userRoutes({ auth }: UserRouteOptions) {
   return apiRoutes<{ Variables: ServiceVariables }>()
     .openapi({ ...listSessions, middleware: [auth.admin] as const }, async (c) => {
       const sessions = await c.get('sessions').listUser(c.req.valid('param').sub)
+      c.header('Cache-Control', NO_STORE)
       return c.json(
         {
           sessions: sessions.map(({ id, binding, expiresAt }) => ({
@@ -90,6 +96,7 @@ export function userRoutes({ auth }: UserRouteOptions) {
     })
     .openapi({ ...endSessions, middleware: [auth.admin] as const }, async (c) => {
       const ended = await c.get('sessions').revokeUser(c.req.valid('param').sub)
+      c.header('Cache-Control', NO_STORE)
       return c.json({ ended }, 200)
     })
 }

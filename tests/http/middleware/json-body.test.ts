@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { createRoute, z } from '@hono/zod-openapi'
 import { describe, expect, inject, it } from 'vitest'
 import { handleError } from '../../../src/http/middleware/error-handler.js'
@@ -21,6 +22,20 @@ function echoApp() {
   const app = apiRoutes().openapi(echo, (c) => c.json(c.req.valid('json'), 200))
   app.onError(handleError(captureLogs().logger))
   return app
+}
+
+/** Sends `raw` as it is on a fresh connection and resolves with everything the server answered. */
+function rawRequest(host: string, port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port }, () => socket.write(raw))
+    let answer = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      answer += chunk
+    })
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
 }
 
 const post = (headers: Record<string, string>, body?: RequestInit['body']) =>
@@ -111,6 +126,27 @@ describe('POST /sessions sent by an HTML form', async () => {
   it('still creates a session from a request with no Content-Type and no body', async () => {
     const res = await app.request('/sessions', { method: 'POST' })
     expect(res.status).toBe(201)
+  })
+
+  it('creates a session over real HTTP from a POST with no Content-Type, no Content-Length and no body', async () => {
+    // What `curl -X POST` sends: no header announces a body, so there is none (RFC 9112, 6.3).
+    const { hostname, port } = new URL(await servedUrl(app))
+    const head = await rawRequest(
+      hostname,
+      Number(port),
+      'POST /sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    )
+    expect(head).toMatch(/^HTTP\/1\.1 201 /)
+    expect(head).toMatch(/^set-cookie: sid=/im)
+  })
+
+  it('still refuses over real HTTP a body sent without a Content-Type, chunked or with a length', async () => {
+    const { hostname, port } = new URL(await servedUrl(app))
+    const chunked =
+      'POST /sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'
+    const sized = 'POST /sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}'
+    expect(await rawRequest(hostname, Number(port), chunked)).toMatch(/^HTTP\/1\.1 415 /)
+    expect(await rawRequest(hostname, Number(port), sized)).toMatch(/^HTTP\/1\.1 415 /)
   })
 })
 

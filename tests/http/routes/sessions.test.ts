@@ -328,6 +328,13 @@ describe.each(SUITE_TOPOLOGIES)('sessions on %s', async (topology) => {
     })
   })
 
+  it('answers a development grant Cache-Control: no-store: it is a credential', async () => {
+    const devApp = (await buildAppOnTopology(topology, { DEV_GRANTS: 'true' })).app
+    const res = await devApp.request('/dev/grant', { method: 'POST' })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+  })
+
   describe('production mode', () => {
     it('creates no anonymous session and mints no development grant', async () => {
       const prodApp = (await buildAppOnTopology(topology, { NODE_ENV: 'production' })).app
