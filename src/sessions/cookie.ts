@@ -119,14 +119,20 @@ export class SessionCookie {
   }
 
   /**
-   * The value of the first cookie with this name in a `Cookie` header, without the double quotes RFC 6265
-   * allows around a value. Not URI-decoded: a value this cookie sets never needs it.
+   * The value of the first cookie with this name in a `Cookie` header that `accept` takes (any, by
+   * default), without the double quotes RFC 6265 allows around a value. Not URI-decoded: a value this
+   * cookie sets never needs it. A browser can hold several cookies of one name (another path, a sibling
+   * domain's, a stale one) and sends them in an order the server cannot choose, so a caller that
+   * verifies values passes `accept`: one bad cookie then never hides a good one.
    */
-  read(header: string | undefined): string | undefined {
+  read(header: string | undefined, accept?: (value: string) => boolean): string | undefined {
     if (!header?.includes(this.name)) return undefined
     for (const pair of header.split(';')) {
       const eq = pair.indexOf('=')
-      if (eq > 0 && pair.slice(0, eq).trim() === this.name) return unquote(pair.slice(eq + 1).trim())
+      if (eq > 0 && pair.slice(0, eq).trim() === this.name) {
+        const value = unquote(pair.slice(eq + 1).trim())
+        if (!accept || accept(value)) return value
+      }
     }
     return undefined
   }

@@ -164,8 +164,11 @@ export class RequestSession {
   /** The id in a validly signed cookie (which may name an expired session), or null. */
   private get cookieId(): string | null {
     if (this.#presented === undefined) {
-      const value = this.service.cookie.read(this.jar.cookieHeader())
-      const verified = value && value.length <= MAX_COOKIE_LENGTH ? this.service.signer.verify(value) : null
+      let verified: VerifiedSessionId | null = null
+      const value = this.service.cookie.read(this.jar.cookieHeader(), (candidate) => {
+        verified = candidate.length <= MAX_COOKIE_LENGTH ? this.service.signer.verify(candidate) : null
+        return verified !== null
+      })
       this.#presented = value && verified ? { value, verified } : null
     }
     return this.#presented?.verified.id ?? null

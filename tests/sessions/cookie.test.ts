@@ -9,6 +9,8 @@ describe('SessionCookie', () => {
   it('reads its own cookie among others, and only a cookie of exactly its name', () => {
     expect(cookie.read('theme=dark; sid=abc.def; lang=en')).toBe('abc.def')
     expect(cookie.read('sid=first; sid=second')).toBe('first')
+    expect(cookie.read('sid=first; sid=second', (value) => value === 'second')).toBe('second')
+    expect(cookie.read('sid=first; sid=second', () => false)).toBeUndefined()
     expect(cookie.read('  sid = spaced ')).toBe('spaced')
     expect(cookie.read('sid="quoted.value"')).toBe('quoted.value')
     expect(cookie.read('xsid=other; sidx=other')).toBeUndefined()

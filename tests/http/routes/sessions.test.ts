@@ -180,6 +180,20 @@ describe.each(SUITE_TOPOLOGIES)('sessions on %s', async (topology) => {
       ).toBe(401)
     })
 
+    it('finds the valid cookie among several of its name, in either order: a stale or planted one hides nothing', async () => {
+      const { body, cookie } = await createSession({ user: 'ada' })
+      const stale = `sid=${new SessionCookieSigner(['another-secret-that-is-long-enough-000000']).sign(body.id)}`
+      for (const header of [
+        `sid=junk; ${cookie}`,
+        `${cookie}; sid=junk`,
+        `${stale}; theme=dark; ${cookie}`,
+      ]) {
+        const res = await app.request('/sessions/current', withCookie(header))
+        expect(res.status, header).toBe(200)
+        expect(((await res.json()) as { id: string }).id).toBe(body.id)
+      }
+    })
+
     it('gives 401 for an expired session', async () => {
       const { body, cookie } = await createSession()
       await client.del(sessionKey(body.id))
