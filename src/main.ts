@@ -45,7 +45,9 @@ async function connectOrExit(env: Env): Promise<RedisConnection> {
   } catch (error) {
     if (!(error instanceof RedisStartupError)) throw error
     fail(EXIT_CODES.unavailable, [
-      `cannot reach Redis at ${error.target} within ${error.budgetMs} ms (exit ${EXIT_CODES.unavailable})`,
+      error.refused
+        ? `Redis at ${error.target} refused the connection (exit ${EXIT_CODES.unavailable})`
+        : `cannot reach Redis at ${error.target} within ${error.budgetMs} ms (exit ${EXIT_CODES.unavailable})`,
       `  last reason: ${error.lastReason}`,
       `  ${UNREACHABLE_HINTS[env.redisMode]}`,
       '  Locally: `npm run local` starts a throw-away Redis with the service, or `docker compose up -d redis`.',

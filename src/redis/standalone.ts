@@ -1,4 +1,4 @@
-import { createClient } from 'redis'
+import { createClient, ErrorReply } from 'redis'
 import { describeRedisUrl } from '../env.js'
 import { DeadlineExceededError } from '../lib/deadline.js'
 import { duplicatedConnections } from './blocking-connections.js'
@@ -47,7 +47,16 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
   )
   const client = createNodeRedisClient(settings)
   let socketOpened = false
-  const recordError = (error: Error) => budget.note(reasonOf(error))
+  // node-redis retries a refused handshake like a lost connection; a refusal ends startup at once instead.
+  let refuse: (refusal: ErrorReply) => void = () => {}
+  const refusal = new Promise<never>((_, reject) => {
+    refuse = reject
+  })
+  refusal.catch(() => {})
+  const recordError = (error: Error) => {
+    budget.note(reasonOf(error))
+    if (isRefusal(error)) refuse(error)
+  }
   const recordConnect = () => {
     socketOpened = true
   }
@@ -56,7 +65,7 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
   try {
     // node-redis retries the connection itself (its reconnect strategy); only "not now" replies to the
     // PING (LOADING, BUSY) are retried here.
-    await budget.within(() => client.connect())
+    await budget.within(() => Promise.race([client.connect(), refusal]))
     for (;;) {
       try {
         await budget.within(() => client.ping())
@@ -69,6 +78,7 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
   } catch (error) {
     client.destroy()
     if (error instanceof RedisStartupError) throw error
+    if (isRefusal(error)) throw budget.refused(reasonOf(error))
     if (error instanceof Error && !(error instanceof DeadlineExceededError)) {
       budget.note(reasonOf(error))
     }
@@ -82,6 +92,10 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
   }
   return standaloneTopology(client)
 }
+
+/** An error reply to the handshake or its PING that no retry changes: WRONGPASS, NOAUTH, NOPERM, a bad SELECT. */
+const isRefusal = (error: unknown): error is ErrorReply =>
+  error instanceof ErrorReply && !isTransientReply(error)
 
 /** The topology over a node-redis client; connectStandalone connects it first. */
 export function standaloneTopology(client: NodeRedisClient): StandaloneTopology {

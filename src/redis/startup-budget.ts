@@ -1,15 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Deadline, DeadlineExceededError } from '../lib/deadline.js'
 
-/** Why startup could not reach Redis within REDIS_CONNECT_TIMEOUT_MS; main.ts turns it into exit code 69. */
+/**
+ * Why startup could not reach Redis within REDIS_CONNECT_TIMEOUT_MS, or why Redis refused it outright;
+ * main.ts turns it into exit code 69.
+ */
 export class RedisStartupError extends Error {
   constructor(
     /** What was being reached, safe to print (no password). */
     readonly target: string,
     readonly budgetMs: number,
     readonly lastReason: string,
+    /** Redis answered the handshake with a refusal no retry changes (a wrong password, a database index it lacks). */
+    readonly refused = false,
   ) {
-    super(`Could not connect to Redis at ${target} within ${budgetMs} ms. Last reason: ${lastReason}`)
+    super(
+      refused
+        ? `Redis at ${target} refused the connection. Last reason: ${lastReason}`
+        : `Could not connect to Redis at ${target} within ${budgetMs} ms. Last reason: ${lastReason}`,
+    )
     this.name = 'RedisStartupError'
   }
 }
@@ -84,5 +93,10 @@ export class StartupBudget {
 
   exhausted(): RedisStartupError {
     return new RedisStartupError(this.target, this.budgetMs, this.#lastReason)
+  }
+
+  /** Startup ends at once: Redis refused it for a reason waiting does not change. */
+  refused(reason: string): RedisStartupError {
+    return new RedisStartupError(this.target, this.budgetMs, reason, true)
   }
 }

@@ -91,15 +91,27 @@ describe('Redis unreachable at startup: retry for the budget, then exit 69', TIM
     expect(service.stderr).toMatch(/last reason: /)
   })
 
-  it('a Redis that refuses the password: exit 69 with the reason', async () => {
+  it('a Redis that refuses the password: exit 69 at once with the reason, not after the budget', async () => {
     const redis = await TestRedisServer.start(['--requirepass', 'the-right-password'])
     cleanups.push(() => redis.stop())
     const url = (await redis.url()).replace('redis://', 'redis://:the-wrong-password@')
-    const service = start(rawTestEnv(url, { REDIS_CONNECT_TIMEOUT_MS: String(BUDGET_MS) }))
+    const service = start(rawTestEnv(url, { REDIS_CONNECT_TIMEOUT_MS: '30000' }))
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(10_000)
+    expect(service.stderr).toMatch(/refused the connection/)
     expect(service.stderr).toMatch(/last reason: .*(WRONGPASS|invalid username-password)/)
     expect(service.stderr).not.toContain('the-wrong-password')
+  })
+
+  it('a database index the server lacks: exit 69 at once, naming it', async () => {
+    const redis = await TestRedisServer.start()
+    cleanups.push(() => redis.stop())
+    const service = start(rawTestEnv(`${await redis.url()}/99`, { REDIS_CONNECT_TIMEOUT_MS: '30000' }))
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(10_000)
+    expect(service.stderr).toMatch(/last reason: .*DB index is out of range/)
   })
 })
 
