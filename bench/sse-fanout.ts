@@ -23,7 +23,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { monotonicMs } from './support/clock.js'
 import { nchanUnavailable, startNchan } from './support/nchan.js'
-import { buildService, type Running, startRedis, startService } from './support/processes.js'
+import {
+  buildService,
+  type Running,
+  type ServiceBuild,
+  startRedis,
+  startService,
+} from './support/processes.js'
 import { type Figure, reportFigures } from './support/report.js'
 import {
   type ClientPool,
@@ -115,37 +121,49 @@ interface Target {
   start(redisUrl: string, redisPort: number, point: Point): Promise<Server>
 }
 
-const ours: Target = {
-  name: 'hono-redis-service',
-  async start(redisUrl, _redisPort, point) {
-    const running = await startService({
-      REDIS_URL: redisUrl,
-      SESSION_SECRET: TOKEN,
-      API_TOKEN: TOKEN,
-      NODE_ENV: 'production',
-    })
-    const base = `http://127.0.0.1:${running.port}`
-    const headers = { Authorization: `Bearer ${TOKEN}` }
-    const all = `${base}/events?${bufferNames(point)
-      .map((name) => `buffer=${name}`)
-      .join('&')}`
-    return {
-      running,
-      headers,
-      streamUrl: (i) =>
-        point.multi ? all : `${base}/buffers/${bufferName(point, i % point.buffers)}/events`,
-      async publish(buffer, body) {
-        const res = await fetch(`${base}/buffers/${buffer}/items`, {
-          method: 'POST',
-          headers: { ...headers, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ data: JSON.parse(body) }),
-        })
-        await res.arrayBuffer()
-        return res.status === 201
-      },
-    }
-  },
+/** The service built in checkout `root` (this one by default), run with extra node flags `nodeArgs`. */
+function service(name: string, build: ServiceBuild): Target {
+  return {
+    name,
+    async start(redisUrl, _redisPort, point) {
+      const running = await startService(
+        {
+          REDIS_URL: redisUrl,
+          SESSION_SECRET: TOKEN,
+          API_TOKEN: TOKEN,
+          NODE_ENV: 'production',
+        },
+        build,
+      )
+      const base = `http://127.0.0.1:${running.port}`
+      const headers = { Authorization: `Bearer ${TOKEN}` }
+      const all = `${base}/events?${bufferNames(point)
+        .map((name) => `buffer=${name}`)
+        .join('&')}`
+      return {
+        running,
+        headers,
+        streamUrl: (i) =>
+          point.multi ? all : `${base}/buffers/${bufferName(point, i % point.buffers)}/events`,
+        async publish(buffer, body) {
+          const res = await fetch(`${base}/buffers/${buffer}/items`, {
+            method: 'POST',
+            headers: { ...headers, 'Content-Type': 'application/json' },
+            body: JSON.stringify({ data: JSON.parse(body) }),
+          })
+          await res.arrayBuffer()
+          return res.status === 201
+        },
+      }
+    },
+  }
 }
+
+const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []
+const ours = service('hono-redis-service', { nodeArgs })
+/** Another build of the service (BENCH_BASE_ROOT: a checkout with its dist/ built), for A/B runs. */
+const baseRoot = process.env.BENCH_BASE_ROOT
+const base = baseRoot ? service('service (base build)', { root: baseRoot, nodeArgs }) : undefined
 
 const nchan: Target = {
   name: 'nginx + Nchan',
@@ -367,8 +385,8 @@ function figures(point: Point, us: Round, them: Round | undefined): Figure[] {
 }
 
 buildService()
-const why = nchanUnavailable()
-const targets = why ? [ours] : [ours, nchan]
+const why = process.env.BENCH_NCHAN === '0' ? 'BENCH_NCHAN=0' : nchanUnavailable()
+const targets = [ours, ...(base ? [base] : []), ...(why ? [] : [nchan])]
 const redis = await startRedis()
 const clients = await startClients(CLIENT_PROCESSES)
 const reported: Figure[] = []
@@ -388,10 +406,13 @@ try {
         console.log(`round ${r + 1} ${line(target.name, result)}`)
       }
     }
-    const [us, them] = results.map(summarise) as [Round, Round | undefined]
-    console.log(`median  ${line(ours.name, us)}`)
-    if (them) console.log(`median  ${line(nchan.name, them)}`)
-    else console.log(`nginx + Nchan: not run: ${why}`)
+    const medians = results.map(summarise)
+    for (const [index, target] of targets.entries()) {
+      console.log(`median  ${line(target.name, medians[index] as Round)}`)
+    }
+    const us = medians[0] as Round
+    const them = why ? undefined : medians[targets.length - 1]
+    if (why) console.log(`nginx + Nchan: not run: ${why}`)
     reported.push(...figures(point, us, them))
   }
   for (const f of reported) {

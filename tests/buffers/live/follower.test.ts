@@ -466,6 +466,21 @@ describe('Follower: live offers', () => {
     expect(outbox.frames).toEqual([resetText('deleted', id(20)), ...texts([20, 21])])
   })
 
+  it('pushes the first item of a stream to a follower of a buffer that had none, without a read', async () => {
+    // Followed live before its first item: the cursor is 0-0, and an item without a prev is the next one.
+    const store = new FakeStore()
+    const outbox = new FakeOutbox()
+    const follower = await subscribe(store, outbox, 'newest')
+    await settle()
+    store.append(0, 1)
+    follower.offer(live(item(0)))
+    follower.offer(live(item(1)))
+    expect(outbox.frames).toEqual(texts([0, 1]))
+    expect(outbox.pacing).toEqual([false, false])
+    await settle()
+    expect(catchUpReads(store)).toEqual([])
+  })
+
   it('drops an item at or before the cursor', async () => {
     const { store, outbox, follower } = await liveAt5()
     follower.offer(live(item(5)))
@@ -508,11 +523,12 @@ describe('Follower: resets', () => {
     await settle()
     expect(outbox.frames).toEqual([resetText('deleted', null)])
     expect(store.reads).toHaveLength(1)
-    // Recreated: the first item of the new stream, then the next.
+    // Recreated: the first item of the new stream is the next after 0-0, then the one after it.
     store.items = [item(20, ''), item(21, id(20))]
     follower.offer(live(item(20, '')))
+    follower.offer(live(item(21, id(20))))
     await settle()
-    expect(catchUpReads(store)).toEqual([{ after: BEFORE_ALL }])
+    expect(catchUpReads(store)).toEqual([])
     expect(outbox.frames).toEqual([resetText('deleted', null), ...texts([20, 21])])
   })
 })
