@@ -46,6 +46,12 @@ const SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 8)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1)
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)
 const IDLE_STREAMS = 1000
+/**
+ * How long a round lets the server settle after opening streams, before it counts anything: every stream
+ * has had its first bytes by then (`open` waits for them), so this covers only what the server does after
+ * (a first XREAD over new buffers, a collection).
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 500)
 const TOKEN = 'bench-api-token-0123456789abcdefghijklmnop'
 
 interface Point {
@@ -132,6 +138,9 @@ function service(name: string, build: ServiceBuild): Target {
           SESSION_SECRET: TOKEN,
           API_TOKEN: TOKEN,
           NODE_ENV: 'production',
+          // The readiness drain before a shutdown is for a load balancer; here it would only add 5 s to
+          // every round, after everything is measured.
+          SHUTDOWN_DELAY_MS: '0',
         },
         build,
       )
@@ -201,6 +210,8 @@ interface Round {
   /** The client processes' CPU over the publishing window, in % of one core per process. */
   clientCpuPct: number
   publishErrors: number
+  /** Wall seconds of the round: from the server's start to the first append, publishing and the wait for the last deliveries, the rest. */
+  seconds: { setup: number; load: number; after: number }
 }
 
 /** Deliveries expected for `total` items: item n reaches the subscribers of buffer n % buffers. */
@@ -234,20 +245,22 @@ async function round(
   redis: { url: string; port: number },
   clients: ClientPool,
 ) {
+  const roundStarted = performance.now()
   const server = await target.start(redis.url, redis.port, point)
   const pid = server.running.child.pid as number
+  let stopped = false
   try {
     // Warm up (scripts loaded, live reader connected) before anything is counted. Nchan answers 503 until
     // it has connected to Redis.
     const warm = await retry(() => clients.open([server.streamUrl(0)], server.headers))
     await server.publish(bufferName(point, 0), body(-1))
-    await sleep(200)
+    await sleep(100)
     await warm.close()
-    await sleep(500)
+    await sleep(SETTLE_MS)
     const redisAtStart = await redisConnections(redis.url, pid)
     const urls = Array.from({ length: point.subscribers }, (_, i) => server.streamUrl(i))
     const subscribers = await clients.open(urls, server.headers)
-    await sleep(1000)
+    await sleep(SETTLE_MS)
     await subscribers.collect()
 
     const total = Math.round(point.rate * SECONDS)
@@ -276,6 +289,7 @@ async function round(
     while ((await subscribers.received()) < expected && performance.now() < deadline) await sleep(100)
     const cpuUsedMs = (await cpuMs(pid)) - cpuBefore
     const wallMs = performance.now() - started
+    const loaded = performance.now()
     const clientCpuPct = (100 * ((await clients.cpuMs()) - clientCpuBefore)) / wallMs / CLIENT_PROCESSES
     const { received, latencies } = await subscribers.collect()
     latencies.sort((a, b) => a - b)
@@ -288,7 +302,7 @@ async function round(
     let before = await rssKiB(pid)
     for (let batch = 0; batch < 2; batch++) {
       batches.push(await clients.open(idle, server.headers))
-      await sleep(1000)
+      await sleep(SETTLE_MS)
       const after = await rssKiB(pid)
       rssPerIdleKiB = (after - before) / IDLE_STREAMS
       before = after
@@ -296,6 +310,8 @@ async function round(
     const redisAtEnd = await redisConnections(redis.url, pid)
     for (const batch of batches) await batch.close()
     await subscribers.close()
+    await server.running.stop()
+    stopped = true
     return {
       deliveredPct: (100 * received) / expected,
       p50: percentile(latencies, 50),
@@ -306,14 +322,19 @@ async function round(
       redisAtEnd,
       clientCpuPct,
       publishErrors,
+      seconds: {
+        setup: (started - roundStarted) / 1000,
+        load: (loaded - started) / 1000,
+        after: (performance.now() - loaded) / 1000,
+      },
     } satisfies Round
   } finally {
-    await server.running.stop()
+    if (!stopped) await server.running.stop()
   }
 }
 
 const line = (name: string, r: Round) =>
-  `${name.padEnd(20)} delivered ${r.deliveredPct.toFixed(2).padStart(6)}%  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  CPU ${r.cpuPerEventUs.toFixed(2).padStart(6)} µs/event  RSS ${r.rssPerIdleKiB.toFixed(1).padStart(5)} KiB/idle stream  Redis conns ${r.redisAtStart}->${r.redisAtEnd}  client CPU ${r.clientCpuPct.toFixed(0)}%/process  publish errors ${r.publishErrors}`
+  `${name.padEnd(20)} delivered ${r.deliveredPct.toFixed(2).padStart(6)}%  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  CPU ${r.cpuPerEventUs.toFixed(2).padStart(6)} µs/event  RSS ${r.rssPerIdleKiB.toFixed(1).padStart(5)} KiB/idle stream  Redis conns ${r.redisAtStart}->${r.redisAtEnd}  client CPU ${r.clientCpuPct.toFixed(0)}%/process  publish errors ${r.publishErrors}  round s ${r.seconds.setup.toFixed(1)}+${r.seconds.load.toFixed(1)}+${r.seconds.after.toFixed(1)}`
 
 /** Medians of every figure over the rounds; Redis connections as the extremes seen. */
 function summarise(rounds: Round[]): Round {
@@ -328,6 +349,11 @@ function summarise(rounds: Round[]): Round {
     redisAtEnd: Math.max(...rounds.map((r) => Math.max(r.redisAtStart, r.redisAtEnd))),
     clientCpuPct: Math.max(...rounds.map((r) => r.clientCpuPct)),
     publishErrors: rounds.reduce((sum, r) => sum + r.publishErrors, 0),
+    seconds: {
+      setup: of((r) => r.seconds.setup),
+      load: of((r) => r.seconds.load),
+      after: of((r) => r.seconds.after),
+    },
   }
 }
 
