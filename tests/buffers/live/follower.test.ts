@@ -416,15 +416,20 @@ describe('Follower: live offers', () => {
     return { store, outbox, follower }
   }
 
+  /** Appends items `ns` and offers them live: each goes out at once, unpaced, and nothing is read. */
+  async function expectSentLive(store: FakeStore, outbox: FakeOutbox, follower: Follower, ns: number[]) {
+    const reads = store.reads.length
+    store.append(...ns)
+    for (const n of ns) follower.offer(live(item(n)))
+    expect(outbox.frames).toEqual(texts(ns))
+    expect(outbox.pacing).toEqual(ns.map(() => false))
+    await settle()
+    expect(store.reads).toHaveLength(reads)
+  }
+
   it('pushes an item whose prev is the cursor, unpaced, and moves the cursor to it', async () => {
     const { store, outbox, follower } = await liveAt5()
-    store.append(6, 7)
-    follower.offer(live(item(6)))
-    follower.offer(live(item(7)))
-    expect(outbox.frames).toEqual(texts([6, 7]))
-    expect(outbox.pacing).toEqual([false, false])
-    await settle()
-    expect(store.reads).toHaveLength(1)
+    await expectSentLive(store, outbox, follower, [6, 7])
   })
 
   it('pushes an item whose prev is before the cursor (a cursor the stream never issued)', async () => {
@@ -472,13 +477,7 @@ describe('Follower: live offers', () => {
     const outbox = new FakeOutbox()
     const follower = await subscribe(store, outbox, 'newest')
     await settle()
-    store.append(0, 1)
-    follower.offer(live(item(0)))
-    follower.offer(live(item(1)))
-    expect(outbox.frames).toEqual(texts([0, 1]))
-    expect(outbox.pacing).toEqual([false, false])
-    await settle()
-    expect(catchUpReads(store)).toEqual([])
+    await expectSentLive(store, outbox, follower, [0, 1])
   })
 
   it('drops an item at or before the cursor', async () => {
