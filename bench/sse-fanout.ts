@@ -23,7 +23,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { monotonicMs } from './support/clock.js'
 import { nchanUnavailable, startNchan } from './support/nchan.js'
-import { buildService, type Running, startRedis, startService } from './support/processes.js'
+import {
+  buildService,
+  type Running,
+  type ServiceBuild,
+  startRedis,
+  startService,
+} from './support/processes.js'
 import { type Figure, reportFigures } from './support/report.js'
 import {
   type ClientPool,
@@ -40,6 +46,12 @@ const SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 8)
 const SCALE = Number(process.env.BENCH_SCALE ?? 1)
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)
 const IDLE_STREAMS = 1000
+/**
+ * How long a round lets the server settle after opening streams, before it counts anything: every stream
+ * has had its first bytes by then (`open` waits for them), so this covers only what the server does after
+ * (a first XREAD over new buffers, a collection).
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 500)
 const TOKEN = 'bench-api-token-0123456789abcdefghijklmnop'
 
 interface Point {
@@ -115,37 +127,52 @@ interface Target {
   start(redisUrl: string, redisPort: number, point: Point): Promise<Server>
 }
 
-const ours: Target = {
-  name: 'hono-redis-service',
-  async start(redisUrl, _redisPort, point) {
-    const running = await startService({
-      REDIS_URL: redisUrl,
-      SESSION_SECRET: TOKEN,
-      API_TOKEN: TOKEN,
-      NODE_ENV: 'production',
-    })
-    const base = `http://127.0.0.1:${running.port}`
-    const headers = { Authorization: `Bearer ${TOKEN}` }
-    const all = `${base}/events?${bufferNames(point)
-      .map((name) => `buffer=${name}`)
-      .join('&')}`
-    return {
-      running,
-      headers,
-      streamUrl: (i) =>
-        point.multi ? all : `${base}/buffers/${bufferName(point, i % point.buffers)}/events`,
-      async publish(buffer, body) {
-        const res = await fetch(`${base}/buffers/${buffer}/items`, {
-          method: 'POST',
-          headers: { ...headers, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ data: JSON.parse(body) }),
-        })
-        await res.arrayBuffer()
-        return res.status === 201
-      },
-    }
-  },
+/** The service built in checkout `root` (this one by default), run with extra node flags `nodeArgs`. */
+function service(name: string, build: ServiceBuild): Target {
+  return {
+    name,
+    async start(redisUrl, _redisPort, point) {
+      const running = await startService(
+        {
+          REDIS_URL: redisUrl,
+          SESSION_SECRET: TOKEN,
+          API_TOKEN: TOKEN,
+          NODE_ENV: 'production',
+          // The readiness drain before a shutdown is for a load balancer; here it would only add 5 s to
+          // every round, after everything is measured.
+          SHUTDOWN_DELAY_MS: '0',
+        },
+        build,
+      )
+      const base = `http://127.0.0.1:${running.port}`
+      const headers = { Authorization: `Bearer ${TOKEN}` }
+      const all = `${base}/events?${bufferNames(point)
+        .map((name) => `buffer=${name}`)
+        .join('&')}`
+      return {
+        running,
+        headers,
+        streamUrl: (i) =>
+          point.multi ? all : `${base}/buffers/${bufferName(point, i % point.buffers)}/events`,
+        async publish(buffer, body) {
+          const res = await fetch(`${base}/buffers/${buffer}/items`, {
+            method: 'POST',
+            headers: { ...headers, 'Content-Type': 'application/json' },
+            body: JSON.stringify({ data: JSON.parse(body) }),
+          })
+          await res.arrayBuffer()
+          return res.status === 201
+        },
+      }
+    },
+  }
 }
+
+const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []
+const ours = service('hono-redis-service', { nodeArgs })
+/** Another build of the service (BENCH_BASE_ROOT: a checkout with its dist/ built), for A/B runs. */
+const baseRoot = process.env.BENCH_BASE_ROOT
+const base = baseRoot ? service('service (base build)', { root: baseRoot, nodeArgs }) : undefined
 
 const nchan: Target = {
   name: 'nginx + Nchan',
@@ -183,6 +210,8 @@ interface Round {
   /** The client processes' CPU over the publishing window, in % of one core per process. */
   clientCpuPct: number
   publishErrors: number
+  /** Wall seconds of the round: from the server's start to the first append, publishing and the wait for the last deliveries, the rest. */
+  seconds: { setup: number; load: number; after: number }
 }
 
 /** Deliveries expected for `total` items: item n reaches the subscribers of buffer n % buffers. */
@@ -216,20 +245,22 @@ async function round(
   redis: { url: string; port: number },
   clients: ClientPool,
 ) {
+  const roundStarted = performance.now()
   const server = await target.start(redis.url, redis.port, point)
   const pid = server.running.child.pid as number
+  let stopped = false
   try {
     // Warm up (scripts loaded, live reader connected) before anything is counted. Nchan answers 503 until
     // it has connected to Redis.
     const warm = await retry(() => clients.open([server.streamUrl(0)], server.headers))
     await server.publish(bufferName(point, 0), body(-1))
-    await sleep(200)
+    await sleep(100)
     await warm.close()
-    await sleep(500)
+    await sleep(SETTLE_MS)
     const redisAtStart = await redisConnections(redis.url, pid)
     const urls = Array.from({ length: point.subscribers }, (_, i) => server.streamUrl(i))
     const subscribers = await clients.open(urls, server.headers)
-    await sleep(1000)
+    await sleep(SETTLE_MS)
     await subscribers.collect()
 
     const total = Math.round(point.rate * SECONDS)
@@ -258,6 +289,7 @@ async function round(
     while ((await subscribers.received()) < expected && performance.now() < deadline) await sleep(100)
     const cpuUsedMs = (await cpuMs(pid)) - cpuBefore
     const wallMs = performance.now() - started
+    const loaded = performance.now()
     const clientCpuPct = (100 * ((await clients.cpuMs()) - clientCpuBefore)) / wallMs / CLIENT_PROCESSES
     const { received, latencies } = await subscribers.collect()
     latencies.sort((a, b) => a - b)
@@ -270,7 +302,7 @@ async function round(
     let before = await rssKiB(pid)
     for (let batch = 0; batch < 2; batch++) {
       batches.push(await clients.open(idle, server.headers))
-      await sleep(1000)
+      await sleep(SETTLE_MS)
       const after = await rssKiB(pid)
       rssPerIdleKiB = (after - before) / IDLE_STREAMS
       before = after
@@ -278,6 +310,8 @@ async function round(
     const redisAtEnd = await redisConnections(redis.url, pid)
     for (const batch of batches) await batch.close()
     await subscribers.close()
+    await server.running.stop()
+    stopped = true
     return {
       deliveredPct: (100 * received) / expected,
       p50: percentile(latencies, 50),
@@ -288,14 +322,19 @@ async function round(
       redisAtEnd,
       clientCpuPct,
       publishErrors,
+      seconds: {
+        setup: (started - roundStarted) / 1000,
+        load: (loaded - started) / 1000,
+        after: (performance.now() - loaded) / 1000,
+      },
     } satisfies Round
   } finally {
-    await server.running.stop()
+    if (!stopped) await server.running.stop()
   }
 }
 
 const line = (name: string, r: Round) =>
-  `${name.padEnd(20)} delivered ${r.deliveredPct.toFixed(2).padStart(6)}%  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  CPU ${r.cpuPerEventUs.toFixed(2).padStart(6)} µs/event  RSS ${r.rssPerIdleKiB.toFixed(1).padStart(5)} KiB/idle stream  Redis conns ${r.redisAtStart}->${r.redisAtEnd}  client CPU ${r.clientCpuPct.toFixed(0)}%/process  publish errors ${r.publishErrors}`
+  `${name.padEnd(20)} delivered ${r.deliveredPct.toFixed(2).padStart(6)}%  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  CPU ${r.cpuPerEventUs.toFixed(2).padStart(6)} µs/event  RSS ${r.rssPerIdleKiB.toFixed(1).padStart(5)} KiB/idle stream  Redis conns ${r.redisAtStart}->${r.redisAtEnd}  client CPU ${r.clientCpuPct.toFixed(0)}%/process  publish errors ${r.publishErrors}  round s ${r.seconds.setup.toFixed(1)}+${r.seconds.load.toFixed(1)}+${r.seconds.after.toFixed(1)}`
 
 /** Medians of every figure over the rounds; Redis connections as the extremes seen. */
 function summarise(rounds: Round[]): Round {
@@ -310,6 +349,11 @@ function summarise(rounds: Round[]): Round {
     redisAtEnd: Math.max(...rounds.map((r) => Math.max(r.redisAtStart, r.redisAtEnd))),
     clientCpuPct: Math.max(...rounds.map((r) => r.clientCpuPct)),
     publishErrors: rounds.reduce((sum, r) => sum + r.publishErrors, 0),
+    seconds: {
+      setup: of((r) => r.seconds.setup),
+      load: of((r) => r.seconds.load),
+      after: of((r) => r.seconds.after),
+    },
   }
 }
 
@@ -367,8 +411,8 @@ function figures(point: Point, us: Round, them: Round | undefined): Figure[] {
 }
 
 buildService()
-const why = nchanUnavailable()
-const targets = why ? [ours] : [ours, nchan]
+const why = process.env.BENCH_NCHAN === '0' ? 'BENCH_NCHAN=0' : nchanUnavailable()
+const targets = [ours, ...(base ? [base] : []), ...(why ? [] : [nchan])]
 const redis = await startRedis()
 const clients = await startClients(CLIENT_PROCESSES)
 const reported: Figure[] = []
@@ -388,10 +432,13 @@ try {
         console.log(`round ${r + 1} ${line(target.name, result)}`)
       }
     }
-    const [us, them] = results.map(summarise) as [Round, Round | undefined]
-    console.log(`median  ${line(ours.name, us)}`)
-    if (them) console.log(`median  ${line(nchan.name, them)}`)
-    else console.log(`nginx + Nchan: not run: ${why}`)
+    const medians = results.map(summarise)
+    for (const [index, target] of targets.entries()) {
+      console.log(`median  ${line(target.name, medians[index] as Round)}`)
+    }
+    const us = medians[0] as Round
+    const them = why ? undefined : medians[targets.length - 1]
+    if (why) console.log(`nginx + Nchan: not run: ${why}`)
     reported.push(...figures(point, us, them))
   }
   for (const f of reported) {

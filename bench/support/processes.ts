@@ -77,11 +77,21 @@ export async function startScript(file: string, env: Record<string, string>): Pr
   return track(child, port)
 }
 
+export interface ServiceBuild {
+  /** The checkout whose `dist/main.js` runs; this one by default. */
+  root?: string
+  /** Extra node flags, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+  nodeArgs?: readonly string[]
+}
+
 /** The built service (`node dist/main.js`), production mode, logs discarded. */
-export async function startService(env: Record<string, string>): Promise<Running> {
+export async function startService(
+  env: Record<string, string>,
+  { root = REPO_ROOT, nodeArgs = [] }: ServiceBuild = {},
+): Promise<Running> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: REPO_ROOT,
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   })

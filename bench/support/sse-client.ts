@@ -29,7 +29,7 @@ let received = 0
 
 const reply = (message: ClientReply) => process.send?.(message)
 
-/** Streams opened at once: a burst of thousands of connections overflows the servers' listen backlog. */
+/** Streams opening at once: a burst of thousands of connections overflows the servers' listen backlog. */
 const SLICE = 250
 
 /** Opens one stream; resolves when it has sent its first bytes. */
@@ -72,9 +72,13 @@ function openOne(url: string, headers: Record<string, string>): Promise<void> {
 
 async function open(urls: string[], headers: Record<string, string>): Promise<void> {
   try {
-    for (let start = 0; start < urls.length; start += SLICE) {
-      await Promise.all(urls.slice(start, start + SLICE).map((url) => openOne(url, headers)))
+    // SLICE streams opening at any time: each one that has opened makes way for the next, rather than
+    // every slice waiting for its slowest stream.
+    let next = 0
+    const opener = async () => {
+      while (next < urls.length) await openOne(urls[next++] as string, headers)
     }
+    await Promise.all(Array.from({ length: Math.min(SLICE, urls.length) }, opener))
     reply({ type: 'open' })
   } catch (error) {
     reply({ type: 'failed', message: (error as Error).message })

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdir, readFile, readlink } from 'node:fs/promises'
+import { readdirSync, readlinkSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
 import { createClient } from 'redis'
 import type { ClientCommand, ClientReply } from './sse-client.js'
 
@@ -141,9 +142,21 @@ async function localPorts(pid: number): Promise<Set<number>> {
   const inodes = new Set<string>()
   const ids = await processAndChildren(pid)
   for (const id of ids) {
-    const fds = await readdir(`/proc/${id}/fd`).catch(() => [] as string[])
+    // Synchronous: with 12,000 streams open, a promise per descriptor took over a second per count.
+    const fds = (() => {
+      try {
+        return readdirSync(`/proc/${id}/fd`)
+      } catch {
+        return [] as string[]
+      }
+    })()
     for (const fd of fds) {
-      const target = await readlink(`/proc/${id}/fd/${fd}`).catch(() => '')
+      let target = ''
+      try {
+        target = readlinkSync(`/proc/${id}/fd/${fd}`)
+      } catch {
+        // Closed meanwhile.
+      }
       const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1]
       if (inode) inodes.add(inode)
     }

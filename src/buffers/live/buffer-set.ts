@@ -36,11 +36,14 @@ const SAFE_DIGITS = 15
 export class BufferSet {
   /** Sorted by code unit (names are ASCII), without repeats: the order of the cursor's positions. */
   readonly names: readonly string[]
+  /** The names joined by line feeds: equal for two sets of the same buffers. */
+  readonly key: string
   readonly #seed: number
 
   constructor(names: Iterable<string>) {
     this.names = [...new Set(names)].sort()
-    this.#seed = crc32(this.names.join('\n'))
+    this.key = this.names.join('\n')
+    this.#seed = crc32(this.key)
   }
 
   /** A cursor at `positions` (canonical item ids, one per name in {@link names}' order). */
@@ -98,6 +101,8 @@ export class SetCursor {
   readonly #seq: Float64Array
   // Positions with a part beyond 15 digits (only a client's ids can be that large): written with bigints.
   #big = 0
+  // The text of the current positions, made at most once between moves.
+  #text: string | undefined
 
   constructor(seed: number, positions: readonly string[]) {
     this.#seed = seed
@@ -110,6 +115,7 @@ export class SetCursor {
 
   /** Position `index` is now canonical item id `id`. */
   move(index: number, id: string): void {
+    this.#text = undefined
     if (isBig(this.#ids[index] as string)) this.#big--
     this.#ids[index] = id
     if (isBig(id)) {
@@ -121,8 +127,22 @@ export class SetCursor {
     this.#seq[index] = Number(id.slice(dash + 1))
   }
 
+  /**
+   * Moves position `index` to `id` as another cursor of the same set made the same move from the same
+   * text: `after` is that cursor's text after it, which the positions determine, so it is not made again.
+   */
+  moveAs(index: number, id: string, after: string): void {
+    this.move(index, id)
+    this.#text = after
+  }
+
   /** The cursor as an event id. */
   text(): string {
+    this.#text ??= this.#encode()
+    return this.#text
+  }
+
+  #encode(): string {
     const out = this.#scratch
     out[0] = VERSION
     const end = this.#big > 0 ? this.#writeExact(out) : this.#write(out)

@@ -132,7 +132,11 @@ export class Follower implements FeedListener {
     // The common case first, without parsing ids: the item right after the cursor.
     if (item.prev === this.#cursor) return this.#push(item)
     if (compareItemIds(item.id, this.#cursor) <= 0) return false
-    if (item.prev !== '' && compareItemIds(item.prev, this.#cursor) <= 0) return this.#push(item)
+    if (item.prev === '') {
+      // The first item of a stream that did not exist when it was appended: the next item for a cursor
+      // at the start (a buffer followed before its first item), the reset rule's answer for any other.
+      if (this.#cursor === BEFORE_ALL) return this.#push(item)
+    } else if (compareItemIds(item.prev, this.#cursor) <= 0) return this.#push(item)
     void this.#catchUp(true)
     return false
   }

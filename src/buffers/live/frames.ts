@@ -50,6 +50,19 @@ export const ONE_BUFFER_FRAMES: FollowerFrames = {
   reset: resetFrame,
 }
 
+/**
+ * A live item's frame on a stream of set `set` (a {@link BufferSet.key}) whose cursor read `before` until
+ * the item: its `id:` is `after`. Every stream of that set at that cursor makes exactly these bytes, so
+ * the streams of a set that are in step (all of them, once live) share one frame per item, as one-buffer
+ * streams do, instead of each encoding its cursor and copying the envelope.
+ */
+export interface SetFrameMemo {
+  readonly set: string
+  readonly before: string
+  readonly after: string
+  readonly frame: Uint8Array
+}
+
 /** The frames of a stream and of each of its followers. */
 export interface StreamFrames {
   /** The opening block's `id:`: where the stream starts. */
@@ -89,9 +102,20 @@ export class SetFrames implements StreamFrames {
       cursor.move(index, id)
       return withId(cursor.text(), envelope)
     }
+    const set = this.#set.key
     return {
       item: (item) => after(item.id, envelopeFrame(buffer, item)),
-      live: (item) => after(item.id, item.envelope),
+      live: (item) => {
+        const before = cursor.text()
+        const memo = item.setFrame
+        if (memo !== undefined && memo.before === before && memo.set === set) {
+          cursor.moveAs(index, item.id, memo.after)
+          return memo.frame
+        }
+        const frame = after(item.id, item.envelope)
+        item.setFrame = { set, before, after: cursor.text(), frame }
+        return frame
+      },
       reset: ({ reason, oldestId }) => {
         cursor.move(index, BEFORE_ALL)
         // No `id:`, as on a one-buffer stream; the next event's cursor names the restart.

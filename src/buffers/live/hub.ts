@@ -6,7 +6,7 @@ import { keys } from '../../redis/keys.js'
 import type { RawStreamEntry, StreamReader, StreamReadReply } from '../../redis/stream-reader.js'
 import { compareItemIds } from '../ids.js'
 import { type BufferItem, toBufferItem } from '../items.js'
-import { envelopeFrame, itemFrame } from './frames.js'
+import { envelopeFrame, itemFrame, type SetFrameMemo } from './frames.js'
 
 /** An item as the live reader hands it out: each encoding is made once, for every subscriber. */
 export interface LiveItem {
@@ -17,6 +17,8 @@ export interface LiveItem {
   readonly frame: Uint8Array
   /** Its frame on a stream of several buffers, without `id:`, which each such stream adds ({@link envelopeFrame}). */
   readonly envelope: Uint8Array
+  /** The last frame a stream of several buffers made of it, for the next stream in the same state. */
+  setFrame: SetFrameMemo | undefined
 }
 
 /**
@@ -27,6 +29,7 @@ class SharedItem implements LiveItem {
   readonly id: string
   readonly prev: string
   readonly frame: Uint8Array
+  setFrame: SetFrameMemo | undefined = undefined
   #envelope: Uint8Array | undefined
 
   constructor(

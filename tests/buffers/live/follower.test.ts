@@ -416,15 +416,20 @@ describe('Follower: live offers', () => {
     return { store, outbox, follower }
   }
 
+  /** Appends items `ns` and offers them live: each goes out at once, unpaced, and nothing is read. */
+  async function expectSentLive(store: FakeStore, outbox: FakeOutbox, follower: Follower, ns: number[]) {
+    const reads = store.reads.length
+    store.append(...ns)
+    for (const n of ns) follower.offer(live(item(n)))
+    expect(outbox.frames).toEqual(texts(ns))
+    expect(outbox.pacing).toEqual(ns.map(() => false))
+    await settle()
+    expect(store.reads).toHaveLength(reads)
+  }
+
   it('pushes an item whose prev is the cursor, unpaced, and moves the cursor to it', async () => {
     const { store, outbox, follower } = await liveAt5()
-    store.append(6, 7)
-    follower.offer(live(item(6)))
-    follower.offer(live(item(7)))
-    expect(outbox.frames).toEqual(texts([6, 7]))
-    expect(outbox.pacing).toEqual([false, false])
-    await settle()
-    expect(store.reads).toHaveLength(1)
+    await expectSentLive(store, outbox, follower, [6, 7])
   })
 
   it('pushes an item whose prev is before the cursor (a cursor the stream never issued)', async () => {
@@ -464,6 +469,15 @@ describe('Follower: live offers', () => {
     await settle()
     expect(catchUpReads(store)).toEqual([{ after: id(5) }])
     expect(outbox.frames).toEqual([resetText('deleted', id(20)), ...texts([20, 21])])
+  })
+
+  it('pushes the first item of a stream to a follower of a buffer that had none, without a read', async () => {
+    // Followed live before its first item: the cursor is 0-0, and an item without a prev is the next one.
+    const store = new FakeStore()
+    const outbox = new FakeOutbox()
+    const follower = await subscribe(store, outbox, 'newest')
+    await settle()
+    await expectSentLive(store, outbox, follower, [0, 1])
   })
 
   it('drops an item at or before the cursor', async () => {
@@ -508,11 +522,12 @@ describe('Follower: resets', () => {
     await settle()
     expect(outbox.frames).toEqual([resetText('deleted', null)])
     expect(store.reads).toHaveLength(1)
-    // Recreated: the first item of the new stream, then the next.
+    // Recreated: the first item of the new stream is the next after 0-0, then the one after it.
     store.items = [item(20, ''), item(21, id(20))]
     follower.offer(live(item(20, '')))
+    follower.offer(live(item(21, id(20))))
     await settle()
-    expect(catchUpReads(store)).toEqual([{ after: BEFORE_ALL }])
+    expect(catchUpReads(store)).toEqual([])
     expect(outbox.frames).toEqual([resetText('deleted', null), ...texts([20, 21])])
   })
 })

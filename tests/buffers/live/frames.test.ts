@@ -46,4 +46,38 @@ describe('stream frames', () => {
     )
     expect(set.decode(idOf(prices.live(liveItem('prices', item('9-0', 9)))))).toEqual(['0-0', '9-0'])
   })
+
+  it('streams of the same set at the same cursor share one frame per live item; any other makes its own', () => {
+    // Three streams of the same buffers (each request builds its own set), two of them in step.
+    const [a, b, behind] = [
+      ['0-0', '7-0'],
+      ['0-0', '7-0'],
+      ['0-0', '6-0'],
+    ].map((starts) => new SetFrames(new BufferSet(['orders', 'prices']), starts)) as [
+      SetFrames,
+      SetFrames,
+      SetFrames,
+    ]
+    const other = new SetFrames(new BufferSet(['orders', 'stock']), ['0-0', '7-0'])
+    const decode = (names: string[], frame: Uint8Array) => new BufferSet(names).decode(idOf(frame))
+
+    const eight = liveItem('prices', item('8-0', 8))
+    const [fromA, fromB] = [a.follower(1).live(eight), b.follower(1).live(eight)]
+    expect(fromB).toBe(fromA)
+    expect(decode(['orders', 'prices'], fromA)).toEqual(['0-0', '8-0'])
+    const fromBehind = behind.follower(1).live(eight)
+    expect(fromBehind).not.toBe(fromA)
+    expect(text(fromBehind)).toBe(text(fromA))
+    // Same positions, another set: another cursor (its checksum is seeded with the names).
+    const fromOther = other.follower(1).live(eight)
+    expect(idOf(fromOther)).not.toBe(idOf(fromA))
+    expect(decode(['orders', 'stock'], fromOther)).toEqual(['0-0', '8-0'])
+
+    // All three are in step now, whichever made the item's last frame.
+    const nine = liveItem('prices', item('9-0', 9))
+    const fromBehindNext = behind.follower(1).live(nine)
+    expect(a.follower(1).live(nine)).toBe(fromBehindNext)
+    expect(b.follower(1).live(nine)).toBe(fromBehindNext)
+    expect(decode(['orders', 'prices'], fromBehindNext)).toEqual(['0-0', '9-0'])
+  })
 })
