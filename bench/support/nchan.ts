@@ -18,19 +18,23 @@ export function nchanUnavailable(): string | undefined {
 }
 
 /**
- * nginx with the Nchan module and Redis storage (`nchan_redis_pass`), one worker (the service is one Node
- * process): `POST /pub/<channel>` publishes, `GET /sub/<channel>` is an EventSource subscriber, and
+ * nginx with the Nchan module and Redis storage (`nchan_redis_pass`), `workers` worker processes (one by
+ * default, as the service is one Node process; as many as the service's processes when it runs several): `POST /pub/<channel>` publishes, `GET /sub/<channel>` is an EventSource subscriber, and
  * `GET /multi` one subscriber to every channel of `multiChannels` (Nchan's multiplexed subscription, up to
  * 255 channels; given as one id split on commas, as `nchan_channel_id` takes at most 7 arguments), the counterpart of the service's `GET /events?buffer=...`.
  */
-export async function startNchan(redisPort: number, multiChannels: readonly string[] = []): Promise<Running> {
+export async function startNchan(
+  redisPort: number,
+  multiChannels: readonly string[] = [],
+  workers = 1,
+): Promise<Running> {
   const port = await freePort()
   const prefix = mkdtempSync(join(tmpdir(), 'bench-nchan-'))
   const conf = join(prefix, 'nginx.conf')
   writeFileSync(
     conf,
     `load_module ${NCHAN_MODULE};
-worker_processes 1;
+worker_processes ${workers};
 worker_rlimit_nofile 65536;
 daemon off;
 pid ${prefix}/nginx.pid;

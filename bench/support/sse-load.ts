@@ -190,3 +190,14 @@ export async function redisConnections(redisUrl: string, pid: number): Promise<n
     await client.close()
   }
 }
+
+/** Empties the bench's own redis-server at `redisUrl` (never one the bench did not start). */
+export async function flushRedis(redisUrl: string): Promise<void> {
+  const client = createClient({ url: redisUrl })
+  await client.connect()
+  try {
+    await client.flushAll()
+  } finally {
+    await client.close()
+  }
+}
