@@ -93,9 +93,14 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
   return standaloneTopology(client)
 }
 
-/** An error reply to the handshake or its PING that no retry changes: WRONGPASS, NOAUTH, NOPERM, a bad SELECT. */
+/**
+ * An error reply to the handshake or its PING that no retry changes: WRONGPASS, NOAUTH, NOPERM, a bad
+ * SELECT. A server at its `maxclients` is full, not refusing: a connection may free up within the budget.
+ */
 const isRefusal = (error: unknown): error is ErrorReply =>
-  error instanceof ErrorReply && !isTransientReply(error)
+  error instanceof ErrorReply && !FULL_SERVER.test(error.message) && !isTransientReply(error)
+
+const FULL_SERVER = /^ERR max number of clients reached/
 
 /** The topology over a node-redis client; connectStandalone connects it first. */
 export function standaloneTopology(client: NodeRedisClient): StandaloneTopology {
