@@ -131,8 +131,9 @@ describe('a Sentinel failover with appends that wait for the replica', () => {
       }
     }
     expect(await sentinels.masterAddress()).toBe(promoted)
-    // Readiness is asked only after the kill: 503 until the promotion, then 200.
-    expect(readinessSeen.slice(0, 2)).toEqual([503, 200])
+    // Readiness is asked only after the kill: 503 until the promotion, then 200. The first answer may
+    // still be a 200 if it was served before the closed socket's event ran; it is never a 200 after that.
+    expect(readinessSeen.slice(readinessSeen[0] === 200 ? 1 : 0).slice(0, 2)).toEqual([503, 200])
     expect(readinessSeen.at(-1)).toBe(200)
 
     // Never a 500, never a hang: 201 or 503, each within the command timeout (and some slack).
