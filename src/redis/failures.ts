@@ -66,6 +66,13 @@ export function isTransientReply(error: unknown): error is ErrorReply {
 }
 
 /**
+ * An error reply to a handshake or its PING that no retry changes: WRONGPASS, NOAUTH, NOPERM, a bad
+ * SELECT. Startup ends at once on it instead of retrying for the whole budget.
+ */
+export const isRefusal = (error: unknown): error is ErrorReply =>
+  error instanceof ErrorReply && !isTransientReply(error)
+
+/**
  * node-redis's ways of saying the connection is not there: offline, closed, timed out, reconnecting; and
  * a cluster's topology in motion: redirected (MOVED) more often than it allows, or no node to rediscover
  * the slots from.

@@ -64,6 +64,18 @@ describe('REDIS_MODE=sentinel at startup', TIME_BOUNDED, () => {
     expect(service.stderr).toMatch(/last reason: master name unknown: .*"not-monitored"/)
   })
 
+  it('a master that refuses REDIS_URL\'s credentials: exit 69 at once, "the master at HOST:PORT refused the connection: WRONGPASS"', async () => {
+    // The sentinels answer; the master they name refuses the login (node-redis would retry it silently).
+    const service = start({ ...sentinelEnv(), REDIS_URL: `redis://nobody:wrong@${SENTINEL_MASTER_NAME}` })
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS * 5)
+    expect(service.stderr).toContain('refused the connection (exit 69)')
+    expect(service.stderr).toContain(
+      `the master at ${await sentinels.masterAddress()} refused the connection: WRONGPASS`,
+    )
+  })
+
   it('sentinel mode without REDIS_SENTINEL_NAME: exit 78, before any connection', async () => {
     const { REDIS_SENTINEL_NAME: _name, ...withoutName } = sentinelEnv()
     const service = start(withoutName)
