@@ -1,6 +1,6 @@
 import { createCluster, ErrorReply } from 'redis'
 import { describeRedisUrl } from '../env.js'
-import { ClusterStateError } from './failures.js'
+import { ClusterStateError, isRefusal } from './failures.js'
 import {
   COMMAND_OPTIONS,
   nodeClientOptions,
@@ -12,7 +12,7 @@ import {
 } from './node-options.js'
 import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
-import { reasonOf, StartupBudget } from './startup-budget.js'
+import { RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import { combinedRole, helloRole, type NotifiedReads, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
@@ -69,33 +69,50 @@ export async function connectCluster(settings: RedisSettings): Promise<ClusterTo
     `the cluster with seed nodes ${describeRedisUrl(settings.redisUrl)}`,
   )
   const connectToSeed = probeConnections(clusterNodeOptions(settings))
+  // The nodes the seeds announce are reached at the addresses they announce: say which one failed, and
+  // why (a certificate that does not name that address, a firewall), rather than "no answer".
+  const noteNodeError = (error: Error, node?: { host?: string; port?: number }) =>
+    budget.note(`the node at ${node?.host}:${node?.port} does not answer: ${reasonOf(error)}`)
   for (;;) {
     let cluster: NodeRedisCluster | undefined
     try {
-      await budget.within(() => askSeeds(settings, connectToSeed))
+      await budget.within(() => askSeeds(settings, connectToSeed, budget))
       const opened = createNodeRedisCluster(settings)
       cluster = opened
+      opened.on('node-error', noteNodeError)
       await budget.within(() => opened.connect())
       const topology = clusterTopology(opened)
       await budget.within(() => topology.ping())
+      opened.off('node-error', noteNodeError)
       return topology
     } catch (error) {
       cluster?.destroy()
+      if (error instanceof RedisStartupError) throw error
       await budget.failed(error)
     }
   }
 }
 
 /**
- * Asks every seed at once for CLUSTER INFO; resolves when one says cluster_state:ok. Rejects saying
- * "the cluster is not ok" when seeds answered otherwise (a state, or an error reply), else that no seed
- * answered, with why.
+ * Asks every seed at once for CLUSTER INFO; resolves when one says cluster_state:ok. Throws the budget's
+ * refusal when a seed refused the login (WRONGPASS, NOAUTH, NOPERM: no retry changes it) and none is ok;
+ * rejects saying "the cluster is not ok" when seeds answered otherwise (a state, or an error reply), else
+ * that no seed answered, with why.
  */
-async function askSeeds(settings: RedisSettings, connect: ProbeConnect): Promise<void> {
+async function askSeeds(
+  settings: RedisSettings,
+  connect: ProbeConnect,
+  budget: StartupBudget,
+): Promise<void> {
   const seeds = seedsOf(settings)
+  const refusals: string[] = []
   const answers = await Promise.allSettled(
     seeds.map(async (seed) => {
-      const client = await connect(seed)
+      const client = await connect(seed).catch((error: unknown) => {
+        if (isRefusal(error))
+          refusals.push(`the seed at ${seed.host}:${seed.port} refused the connection: ${reasonOf(error)}`)
+        throw error
+      })
       try {
         return clusterState(String(await client.clusterInfo()))
       } finally {
@@ -104,6 +121,7 @@ async function askSeeds(settings: RedisSettings, connect: ProbeConnect): Promise
     }),
   )
   if (answers.some((answer) => answer.status === 'fulfilled' && answer.value === 'ok')) return
+  if (refusals.length > 0) throw budget.refused(refusals.join('; '))
   const reasons = answers.map((answer, i) => {
     const seed = seeds[i]
     const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : reasonOf(answer.reason)

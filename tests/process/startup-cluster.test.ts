@@ -49,6 +49,16 @@ describe('REDIS_MODE=cluster at startup', TIME_BOUNDED, () => {
     expect(service.stderr).toMatch(/last reason: the cluster is not ok \(.*cluster_state:fail/)
   })
 
+  it('a seed that refuses REDIS_URL\'s credentials: exit 69 at once, "the seed at HOST:PORT refused the connection: WRONGPASS"', async () => {
+    const [seed] = cluster.nodes
+    const service = start(clusterEnv(`redis://nobody:wrong@${seed?.address}`))
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS * 5)
+    expect(service.stderr).toContain('refused the connection (exit 69)')
+    expect(service.stderr).toContain(`the seed at ${seed?.address} refused the connection: WRONGPASS`)
+  })
+
   it('closed seeds: exit 69 within the budget, "no seed node answered" with each one\'s reason', async () => {
     const ports = [await freePort(), await freePort()]
     const service = start(clusterEnv(ports.map((port) => `redis://127.0.0.1:${port}`).join(','), failFast))
