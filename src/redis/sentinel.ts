@@ -1,5 +1,6 @@
 import { createSentinel } from 'redis'
 import type { RedisNodeAddress } from '../env.js'
+import { DeadlineExceededError } from '../lib/deadline.js'
 import { isRefusal } from './failures.js'
 import {
   COMMAND_OPTIONS,
@@ -89,7 +90,8 @@ export async function connectSentinel(settings: RedisSettings): Promise<Sentinel
   for (;;) {
     let sentinel: NodeRedisSentinel | undefined
     try {
-      const master = await budget.within(() => askSentinels(settings, connectToSentinel))
+      // Each question is bounded by the budget itself, so that one left unanswered is named (askSentinels).
+      const master = await askSentinels(settings, connectToSentinel, budget)
       await budget.within(() => checkMaster(master, connectToMaster, budget))
       const opened = createNodeRedisSentinel(settings)
       sentinel = opened
@@ -136,23 +138,30 @@ async function checkMaster(master: RedisNodeAddress, connect: ProbeConnect, budg
 }
 
 /**
- * Asks every sentinel at once where the master is; resolves with the first address.
- * Rejects saying "master name unknown" when sentinels answered without knowing the name, else "no
- * sentinel answered" with their errors.
+ * Asks every sentinel at once where the master is, each within what is left of the budget; resolves with
+ * the first address. Rejects saying "master name unknown" when sentinels answered without knowing the
+ * name, else "no sentinel answered" with their errors (one that never finished the handshake, a TLS
+ * one to a sentinel without TLS for instance, is named too).
  */
-async function askSentinels(settings: RedisSettings, connect: ProbeConnect): Promise<RedisNodeAddress> {
+async function askSentinels(
+  settings: RedisSettings,
+  connect: ProbeConnect,
+  budget: StartupBudget,
+): Promise<RedisNodeAddress> {
   const { name, sentinels } = sentinelSettings(settings)
   const answers = await Promise.allSettled(
-    sentinels.map(async (address) => {
-      const client = await connect(address)
-      try {
-        return (await client.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as
-          | [string, string]
-          | null
-      } finally {
-        client.destroy()
-      }
-    }),
+    sentinels.map((address) =>
+      budget.within(async () => {
+        const client = await connect(address)
+        try {
+          return (await client.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as
+            | [string, string]
+            | null
+        } finally {
+          client.destroy()
+        }
+      }),
+    ),
   )
   for (const answer of answers) {
     if (answer.status === 'fulfilled' && answer.value) {
@@ -165,11 +174,17 @@ async function askSentinels(settings: RedisSettings, connect: ProbeConnect): Pro
   }
   const reasons = answers.map((answer, i) => {
     const sentinel = sentinels[i]
-    const reason = answer.status === 'rejected' ? reasonOf(answer.reason) : 'no answer'
+    const reason = answer.status === 'fulfilled' ? 'no answer' : sentinelFailure(answer.reason)
     return `${sentinel?.host}:${sentinel?.port} ${reason}`
   })
   throw new Error(`no sentinel answered (${reasons.join('; ')})`)
 }
+
+/** Why a sentinel gave no address: its error, or that it never answered within the budget. */
+const sentinelFailure = (error: unknown) =>
+  error instanceof DeadlineExceededError
+    ? 'no answer in time (packets dropped by a firewall, or rediss:// to a sentinel without TLS)'
+    : reasonOf(error)
 
 function sentinelTopology(sentinel: NodeRedisSentinel): SentinelTopology {
   // A duplicate of the sentinel client: its own master connection, which follows failovers as this one does.

@@ -56,6 +56,15 @@ describe('REDIS_MODE=sentinel at startup', TIME_BOUNDED, () => {
     expect(service.stderr).toContain(`127.0.0.1:${ports[1]}`)
   })
 
+  it('rediss:// to sentinels without TLS: exit 69 within the budget, "no sentinel answered" naming each one', async () => {
+    const service = start({ ...sentinelEnv(failFast), REDIS_URL: `rediss://${SENTINEL_MASTER_NAME}` })
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
+    expect(service.stderr).toMatch(/last reason: no sentinel answered \(.*no answer in time .*rediss:\/\//)
+    expect(service.stderr).toContain(sentinels.sentinels[2]?.address)
+  })
+
   it('a master name the sentinels do not know: exit 69 within the budget, "master name unknown"', async () => {
     const service = start(sentinelEnv({ ...failFast, REDIS_SENTINEL_NAME: 'not-monitored' }))
     const exit = await service.exited
