@@ -12,7 +12,7 @@ import {
 } from './node-options.js'
 import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
-import { RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
+import { probeReason, RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import { combinedRole, helloRole, type NotifiedReads, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
@@ -76,7 +76,8 @@ export async function connectCluster(settings: RedisSettings): Promise<ClusterTo
   for (;;) {
     let cluster: NodeRedisCluster | undefined
     try {
-      await budget.within(() => askSeeds(settings, connectToSeed, budget))
+      // Each question is bounded by the budget itself, so that one left unanswered is named (askSeeds).
+      await askSeeds(settings, connectToSeed, budget)
       const opened = createNodeRedisCluster(settings)
       cluster = opened
       opened.on('node-error', noteNodeError)
@@ -107,27 +108,29 @@ async function askSeeds(
   const seeds = seedsOf(settings)
   const refusals: string[] = []
   const answers = await Promise.allSettled(
-    seeds.map(async (seed) => {
-      const client = await connect(seed).catch((error: unknown) => {
-        if (isRefusal(error))
-          refusals.push(`the seed at ${seed.host}:${seed.port} refused the connection: ${reasonOf(error)}`)
-        throw error
-      })
-      try {
-        return clusterState(String(await client.clusterInfo()))
-      } finally {
-        client.destroy()
-      }
-    }),
+    seeds.map((seed) =>
+      budget.within(async () => {
+        const client = await connect(seed).catch((error: unknown) => {
+          if (isRefusal(error))
+            refusals.push(`the seed at ${seed.host}:${seed.port} refused the connection: ${reasonOf(error)}`)
+          throw error
+        })
+        try {
+          return clusterState(String(await client.clusterInfo()))
+        } finally {
+          client.destroy()
+        }
+      }),
+    ),
   )
   if (answers.some((answer) => answer.status === 'fulfilled' && answer.value === 'ok')) return
   if (refusals.length > 0) throw budget.refused(refusals.join('; '))
   const reasons = answers.map((answer, i) => {
     const seed = seeds[i]
-    const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : reasonOf(answer.reason)
+    const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : probeReason(answer.reason)
     return `${seed?.host}:${seed?.port} ${said}`
   })
-  // An error reply is an answer too: a Redis without cluster support, or one refusing the credentials.
+  // An error reply is an answer too: a Redis without cluster support, say.
   const answered = (answer: PromiseSettledResult<string>) =>
     answer.status === 'fulfilled' || answer.reason instanceof ErrorReply
   if (answers.some(answered)) throw new Error(`the cluster is not ok (${reasons.join('; ')})`)

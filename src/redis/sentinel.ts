@@ -1,6 +1,5 @@
 import { createSentinel } from 'redis'
 import type { RedisNodeAddress } from '../env.js'
-import { DeadlineExceededError } from '../lib/deadline.js'
 import { isRefusal } from './failures.js'
 import {
   COMMAND_OPTIONS,
@@ -11,7 +10,7 @@ import {
   redisEndpoints,
   socketOptions,
 } from './node-options.js'
-import { RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
+import { probeReason, RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import type { BlockingConnections } from './stream-reader.js'
 import { type BlockingReads, helloRole, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
@@ -174,17 +173,11 @@ async function askSentinels(
   }
   const reasons = answers.map((answer, i) => {
     const sentinel = sentinels[i]
-    const reason = answer.status === 'fulfilled' ? 'no answer' : sentinelFailure(answer.reason)
+    const reason = answer.status === 'fulfilled' ? 'no answer' : probeReason(answer.reason)
     return `${sentinel?.host}:${sentinel?.port} ${reason}`
   })
   throw new Error(`no sentinel answered (${reasons.join('; ')})`)
 }
-
-/** Why a sentinel gave no address: its error, or that it never answered within the budget. */
-const sentinelFailure = (error: unknown) =>
-  error instanceof DeadlineExceededError
-    ? 'no answer in time (packets dropped by a firewall, or rediss:// to a sentinel without TLS)'
-    : reasonOf(error)
 
 function sentinelTopology(sentinel: NodeRedisSentinel): SentinelTopology {
   // A duplicate of the sentinel client: its own master connection, which follows failovers as this one does.

@@ -27,6 +27,15 @@ export class RedisStartupError extends Error {
 export const reasonOf = (error: unknown): string =>
   error instanceof Error ? error.message || error.name : String(error)
 
+/**
+ * Why one of the servers startup asks first (a sentinel, a seed node) gave no answer: its error, or that
+ * it did not answer within the budget (its question is bounded by it, see {@link StartupBudget.within}).
+ */
+export const probeReason = (error: unknown): string =>
+  error instanceof DeadlineExceededError
+    ? 'no answer in time (packets dropped by a firewall, or rediss:// to a server without TLS)'
+    : reasonOf(error)
+
 /** How long startup waits between two attempts at a topology that is not there yet. */
 const RETRY_PAUSE_MS = 100
 

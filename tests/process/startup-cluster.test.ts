@@ -70,6 +70,14 @@ describe('REDIS_MODE=cluster at startup', TIME_BOUNDED, () => {
     expect(service.stderr).toContain(`127.0.0.1:${ports[1]}`)
   })
 
+  it('rediss:// to seeds without TLS: exit 69 within the budget, "no seed node answered" naming each one', async () => {
+    const service = start(clusterEnv(cluster.url.replace('redis://', 'rediss://'), failFast))
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
+    expect(service.stderr).toMatch(/last reason: no seed node answered \(.*no answer in time .*rediss:\/\//)
+  })
+
   it('a seed list in standalone mode is a configuration error: exit 78', async () => {
     const service = start(clusterEnv(cluster.seedUrls, { REDIS_MODE: 'standalone' }))
     expect((await service.exited).code).toBe(EXIT_CODES.config)
