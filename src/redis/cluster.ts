@@ -125,6 +125,8 @@ async function askSeeds(
   )
   if (answers.some((answer) => answer.status === 'fulfilled' && answer.value === 'ok')) return
   if (refusals.length > 0) throw budget.refused(refusals.join('; '))
+  const expired = budget.cutShort(answers)
+  if (expired) throw expired
   const reasons = answers.map((answer, i) => {
     const seed = seeds[i]
     const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : probeReason(answer.reason)

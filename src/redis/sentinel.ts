@@ -168,6 +168,8 @@ async function askSentinels(
       return { host, port: Number(port) }
     }
   }
+  const expired = budget.cutShort(answers)
+  if (expired) throw expired
   if (answers.some((answer) => answer.status === 'fulfilled')) {
     throw new Error(`master name unknown: no sentinel monitors a master named "${name}"`)
   }

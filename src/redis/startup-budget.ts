@@ -59,6 +59,7 @@ const RETRY_PAUSE_MS = 100
 export class StartupBudget {
   readonly #giveUpAt: number
   #lastReason: string
+  #noted = false
 
   constructor(
     readonly budgetMs: number,
@@ -80,6 +81,20 @@ export class StartupBudget {
   /** Records why an attempt failed, so the final error says it. */
   note(reason: string): void {
     this.#lastReason = reason
+    this.#noted = true
+  }
+
+  /**
+   * For a round of questions each bounded by the budget (see {@link probeReason}): when every one ran out
+   * of it and an earlier attempt already failed for a reason of its own, the expiry, to rethrow, so that
+   * {@link failed} keeps that reason rather than "no answer in time" from the attempt the budget cut short.
+   */
+  cutShort(answers: readonly PromiseSettledResult<unknown>[]): DeadlineExceededError | undefined {
+    if (!this.#noted) return undefined
+    const expiries = answers.flatMap((answer) =>
+      answer.status === 'rejected' && answer.reason instanceof DeadlineExceededError ? [answer.reason] : [],
+    )
+    return expiries.length === answers.length ? expiries[0] : undefined
   }
 
   /** `work`, bounded by what is left of the budget (rejects with DeadlineExceededError past it). */
