@@ -15,7 +15,7 @@ describe('StartupBudget.cutShort', () => {
     expect(budget.cutShort([expired(), expired()])).toBeUndefined()
   })
 
-  it('after an attempt that failed for a reason of its own, it keeps that reason', async () => {
+  it('after an attempt that failed for a reason of its own, it keeps that reason', () => {
     const budget = new StartupBudget(1000, 'test')
     budget.note('the master at 127.0.0.1:1 does not answer: Hostname/IP does not match')
     expect(budget.cutShort([expired(), expired()])).toBeInstanceOf(DeadlineExceededError)
