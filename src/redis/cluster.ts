@@ -1,6 +1,6 @@
 import { createCluster, ErrorReply } from 'redis'
 import { describeRedisUrl } from '../env.js'
-import { ClusterStateError } from './failures.js'
+import { ClusterStateError, isRefusal } from './failures.js'
 import {
   COMMAND_OPTIONS,
   nodeClientOptions,
@@ -12,7 +12,7 @@ import {
 } from './node-options.js'
 import type { StreamNotifications } from './notified-stream-reader.js'
 import type { NodeRedisClient } from './standalone.js'
-import { reasonOf, StartupBudget } from './startup-budget.js'
+import { probeReason, RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import { combinedRole, helloRole, type NotifiedReads, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
 
@@ -69,47 +69,70 @@ export async function connectCluster(settings: RedisSettings): Promise<ClusterTo
     `the cluster with seed nodes ${describeRedisUrl(settings.redisUrl)}`,
   )
   const connectToSeed = probeConnections(clusterNodeOptions(settings))
+  // The nodes the seeds announce are reached at the addresses they announce: say which one failed, and
+  // why (a certificate that does not name that address, a firewall), rather than "no answer".
+  const noteNodeError = (error: Error, node?: { host?: string; port?: number }) =>
+    budget.note(`the node at ${node?.host}:${node?.port} does not answer: ${reasonOf(error)}`)
   for (;;) {
     let cluster: NodeRedisCluster | undefined
     try {
-      await budget.within(() => askSeeds(settings, connectToSeed))
+      // Each question is bounded by the budget itself, so that one left unanswered is named (askSeeds).
+      await askSeeds(settings, connectToSeed, budget)
       const opened = createNodeRedisCluster(settings)
       cluster = opened
+      opened.on('node-error', noteNodeError)
       await budget.within(() => opened.connect())
       const topology = clusterTopology(opened)
       await budget.within(() => topology.ping())
+      opened.off('node-error', noteNodeError)
       return topology
     } catch (error) {
       cluster?.destroy()
+      if (error instanceof RedisStartupError) throw error
       await budget.failed(error)
     }
   }
 }
 
 /**
- * Asks every seed at once for CLUSTER INFO; resolves when one says cluster_state:ok. Rejects saying
- * "the cluster is not ok" when seeds answered otherwise (a state, or an error reply), else that no seed
- * answered, with why.
+ * Asks every seed at once for CLUSTER INFO; resolves when one says cluster_state:ok. Throws the budget's
+ * refusal when a seed refused the login (WRONGPASS, NOAUTH, NOPERM: no retry changes it) and none is ok;
+ * rejects saying "the cluster is not ok" when seeds answered otherwise (a state, or an error reply), else
+ * that no seed answered, with why.
  */
-async function askSeeds(settings: RedisSettings, connect: ProbeConnect): Promise<void> {
+async function askSeeds(
+  settings: RedisSettings,
+  connect: ProbeConnect,
+  budget: StartupBudget,
+): Promise<void> {
   const seeds = seedsOf(settings)
+  const refusals: string[] = []
   const answers = await Promise.allSettled(
-    seeds.map(async (seed) => {
-      const client = await connect(seed)
-      try {
-        return clusterState(String(await client.clusterInfo()))
-      } finally {
-        client.destroy()
-      }
-    }),
+    seeds.map((seed) =>
+      budget.within(async () => {
+        const client = await connect(seed).catch((error: unknown) => {
+          if (isRefusal(error))
+            refusals.push(`the seed at ${seed.host}:${seed.port} refused the connection: ${reasonOf(error)}`)
+          throw error
+        })
+        try {
+          return clusterState(String(await client.clusterInfo()))
+        } finally {
+          client.destroy()
+        }
+      }),
+    ),
   )
   if (answers.some((answer) => answer.status === 'fulfilled' && answer.value === 'ok')) return
+  if (refusals.length > 0) throw budget.refused(refusals.join('; '))
+  const expired = budget.cutShort(answers)
+  if (expired) throw expired
   const reasons = answers.map((answer, i) => {
     const seed = seeds[i]
-    const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : reasonOf(answer.reason)
+    const said = answer.status === 'fulfilled' ? `cluster_state:${answer.value}` : probeReason(answer.reason)
     return `${seed?.host}:${seed?.port} ${said}`
   })
-  // An error reply is an answer too: a Redis without cluster support, or one refusing the credentials.
+  // An error reply is an answer too: a Redis without cluster support, say.
   const answered = (answer: PromiseSettledResult<string>) =>
     answer.status === 'fulfilled' || answer.reason instanceof ErrorReply
   if (answers.some(answered)) throw new Error(`the cluster is not ok (${reasons.join('; ')})`)

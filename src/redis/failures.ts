@@ -65,6 +65,16 @@ export function isTransientReply(error: unknown): error is ErrorReply {
   return error instanceof ErrorReply && TRANSIENT_REPLY.test(error.message)
 }
 
+/** A server at its `maxclients` is full, not refusing: a connection may free up within the budget. */
+const FULL_SERVER = /^ERR max number of clients reached/
+
+/**
+ * An error reply to a handshake or its PING that no retry changes: WRONGPASS, NOAUTH, NOPERM, a bad
+ * SELECT. Startup ends at once on it instead of retrying for the whole budget.
+ */
+export const isRefusal = (error: unknown): error is ErrorReply =>
+  error instanceof ErrorReply && !FULL_SERVER.test(error.message) && !isTransientReply(error)
+
 /**
  * node-redis's ways of saying the connection is not there: offline, closed, timed out, reconnecting; and
  * a cluster's topology in motion: redirected (MOVED) more often than it allows, or no node to rediscover

@@ -1,5 +1,6 @@
 import { createSentinel } from 'redis'
 import type { RedisNodeAddress } from '../env.js'
+import { isRefusal } from './failures.js'
 import {
   COMMAND_OPTIONS,
   nodeClientOptions,
@@ -9,7 +10,7 @@ import {
   redisEndpoints,
   socketOptions,
 } from './node-options.js'
-import { reasonOf, StartupBudget } from './startup-budget.js'
+import { probeReason, RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import type { BlockingConnections } from './stream-reader.js'
 import { type BlockingReads, helloRole, type TopologyBase } from './topology.js'
 import { waitConnection as createWaitConnection, pipelined } from './wait-connection.js'
@@ -69,9 +70,11 @@ function createNodeRedisSentinel(settings: RedisSettings) {
 
 /**
  * Reaches the master through the sentinels within REDIS_CONNECT_TIMEOUT_MS, retrying. First the
- * sentinels are asked where the master is (SENTINEL GET-MASTER-ADDR-BY-NAME), so that a failure says
- * which part failed: no sentinel answered, the master name is unknown to them, or the master they name
- * does not answer; node-redis's own connect would retry each of those for 16 s and say none of them.
+ * sentinels are asked where the master is (SENTINEL GET-MASTER-ADDR-BY-NAME), then that master is
+ * connected to once with REDIS_URL's credentials, so that a failure says which part failed: no sentinel
+ * answered, the master name is unknown to them, or the master they name does not answer or refuses the
+ * login (that one ends startup at once, as in standalone mode). node-redis's own connect would retry
+ * each of those for 16 s and say none of them: a refused login it retries silently, forever.
  */
 export async function connectSentinel(settings: RedisSettings): Promise<SentinelTopology> {
   const { name, sentinels } = sentinelSettings(settings)
@@ -79,16 +82,20 @@ export async function connectSentinel(settings: RedisSettings): Promise<Sentinel
     settings.redisConnectTimeoutMs,
     `master "${name}" through the sentinels ${sentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`,
   )
-  const tls = redisEndpoints(settings.redisUrl)[0]?.tls ?? false
-  const connectToSentinel = probeConnections(sentinelClientOptions(settings, tls))
+  const [endpoint] = redisEndpoints(settings.redisUrl)
+  if (!endpoint) throw new Error('REDIS_URL is required')
+  const connectToSentinel = probeConnections(sentinelClientOptions(settings, endpoint.tls))
+  const connectToMaster = probeConnections(nodeClientOptions(settings, endpoint))
   for (;;) {
     let sentinel: NodeRedisSentinel | undefined
     try {
-      const master = await budget.within(() => askSentinels(settings, connectToSentinel))
+      // Each question is bounded by the budget itself, so that one left unanswered is named (askSentinels).
+      const master = await askSentinels(settings, connectToSentinel, budget)
+      await budget.within(() => checkMaster(master, connectToMaster, budget))
       const opened = createNodeRedisSentinel(settings)
       sentinel = opened
       opened.on('client-error', ({ type, error }: { type: string; error: Error }) => {
-        if (type === 'MASTER') budget.note(`the master at ${master} does not answer: ${error.message}`)
+        if (type === 'MASTER') budget.note(masterFailure(master, error))
       })
       await budget.within(() => opened.connect())
       await budget.within(() => opened.ping())
@@ -96,39 +103,79 @@ export async function connectSentinel(settings: RedisSettings): Promise<Sentinel
       return sentinelTopology(opened)
     } catch (error) {
       void sentinel?.destroy().catch(() => {})
+      if (error instanceof RedisStartupError) throw error
       await budget.failed(error)
     }
   }
 }
 
+const formatAddress = ({ host, port }: RedisNodeAddress) => `${host}:${port}`
+
+const masterFailure = (master: RedisNodeAddress, error: unknown) =>
+  `the master at ${formatAddress(master)} does not answer: ${reasonOf(error)}`
+
 /**
- * Asks every sentinel at once where the master is; resolves with the first address (`host:port`).
- * Rejects saying "master name unknown" when sentinels answered without knowing the name, else "no
- * sentinel answered" with their errors.
+ * Logs in to the master the sentinels named, once, with the data nodes' credentials and database.
+ * Throws the budget's refusal on a reply no retry changes (WRONGPASS, NOAUTH, NOPERM, a database it
+ * lacks), else an error saying the master does not answer.
  */
-async function askSentinels(settings: RedisSettings, connect: ProbeConnect): Promise<string> {
+async function checkMaster(master: RedisNodeAddress, connect: ProbeConnect, budget: StartupBudget) {
+  try {
+    const client = await connect(master)
+    try {
+      await client.ping()
+    } finally {
+      client.destroy()
+    }
+  } catch (error) {
+    if (isRefusal(error))
+      throw budget.refused(
+        `the master at ${formatAddress(master)} refused the connection: ${reasonOf(error)}`,
+      )
+    throw new Error(masterFailure(master, error))
+  }
+}
+
+/**
+ * Asks every sentinel at once where the master is, each within what is left of the budget; resolves with
+ * the first address. Rejects saying "master name unknown" when sentinels answered without knowing the
+ * name, else "no sentinel answered" with their errors (one that never finished the handshake, a TLS
+ * one to a sentinel without TLS for instance, is named too).
+ */
+async function askSentinels(
+  settings: RedisSettings,
+  connect: ProbeConnect,
+  budget: StartupBudget,
+): Promise<RedisNodeAddress> {
   const { name, sentinels } = sentinelSettings(settings)
   const answers = await Promise.allSettled(
-    sentinels.map(async (address) => {
-      const client = await connect(address)
-      try {
-        return (await client.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as
-          | [string, string]
-          | null
-      } finally {
-        client.destroy()
-      }
-    }),
+    sentinels.map((address) =>
+      budget.within(async () => {
+        const client = await connect(address)
+        try {
+          return (await client.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name])) as
+            | [string, string]
+            | null
+        } finally {
+          client.destroy()
+        }
+      }),
+    ),
   )
   for (const answer of answers) {
-    if (answer.status === 'fulfilled' && answer.value) return `${answer.value[0]}:${answer.value[1]}`
+    if (answer.status === 'fulfilled' && answer.value) {
+      const [host, port] = answer.value
+      return { host, port: Number(port) }
+    }
   }
+  const expired = budget.cutShort(answers)
+  if (expired) throw expired
   if (answers.some((answer) => answer.status === 'fulfilled')) {
     throw new Error(`master name unknown: no sentinel monitors a master named "${name}"`)
   }
   const reasons = answers.map((answer, i) => {
     const sentinel = sentinels[i]
-    const reason = answer.status === 'rejected' ? reasonOf(answer.reason) : 'no answer'
+    const reason = answer.status === 'fulfilled' ? 'no answer' : probeReason(answer.reason)
     return `${sentinel?.host}:${sentinel?.port} ${reason}`
   })
   throw new Error(`no sentinel answered (${reasons.join('; ')})`)

@@ -1,8 +1,8 @@
-import { createClient, ErrorReply } from 'redis'
+import { createClient, type ErrorReply } from 'redis'
 import { describeRedisUrl } from '../env.js'
 import { DeadlineExceededError } from '../lib/deadline.js'
 import { duplicatedConnections } from './blocking-connections.js'
-import { isTransientReply } from './failures.js'
+import { isRefusal, isTransientReply } from './failures.js'
 import { COMMAND_OPTIONS, nodeClientOptions, type RedisSettings, redisEndpoints } from './node-options.js'
 import { RedisStartupError, reasonOf, StartupBudget } from './startup-budget.js'
 import { type BlockingReads, helloRole, type TopologyBase } from './topology.js'
@@ -92,15 +92,6 @@ export async function connectStandalone(settings: RedisSettings): Promise<Standa
   }
   return standaloneTopology(client)
 }
-
-/**
- * An error reply to the handshake or its PING that no retry changes: WRONGPASS, NOAUTH, NOPERM, a bad
- * SELECT. A server at its `maxclients` is full, not refusing: a connection may free up within the budget.
- */
-const isRefusal = (error: unknown): error is ErrorReply =>
-  error instanceof ErrorReply && !FULL_SERVER.test(error.message) && !isTransientReply(error)
-
-const FULL_SERVER = /^ERR max number of clients reached/
 
 /** The topology over a node-redis client; connectStandalone connects it first. */
 export function standaloneTopology(client: NodeRedisClient): StandaloneTopology {

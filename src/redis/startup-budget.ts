@@ -27,6 +27,15 @@ export class RedisStartupError extends Error {
 export const reasonOf = (error: unknown): string =>
   error instanceof Error ? error.message || error.name : String(error)
 
+/**
+ * Why one of the servers startup asks first (a sentinel, a seed node) gave no answer: its error, or that
+ * it did not answer within the budget (its question is bounded by it, see {@link StartupBudget.within}).
+ */
+export const probeReason = (error: unknown): string =>
+  error instanceof DeadlineExceededError
+    ? 'no answer in time (packets dropped by a firewall, or rediss:// to a server without TLS)'
+    : reasonOf(error)
+
 /** How long startup waits between two attempts at a topology that is not there yet. */
 const RETRY_PAUSE_MS = 100
 
@@ -50,6 +59,7 @@ const RETRY_PAUSE_MS = 100
 export class StartupBudget {
   readonly #giveUpAt: number
   #lastReason: string
+  #noted = false
 
   constructor(
     readonly budgetMs: number,
@@ -71,6 +81,20 @@ export class StartupBudget {
   /** Records why an attempt failed, so the final error says it. */
   note(reason: string): void {
     this.#lastReason = reason
+    this.#noted = true
+  }
+
+  /**
+   * For a round of questions each bounded by the budget (see {@link probeReason}): when every one ran out
+   * of it and an earlier attempt already failed for a reason of its own, the expiry, to rethrow, so that
+   * {@link failed} keeps that reason rather than "no answer in time" from the attempt the budget cut short.
+   */
+  cutShort(answers: readonly PromiseSettledResult<unknown>[]): DeadlineExceededError | undefined {
+    if (!this.#noted) return undefined
+    const expiries = answers.flatMap((answer) =>
+      answer.status === 'rejected' && answer.reason instanceof DeadlineExceededError ? [answer.reason] : [],
+    )
+    return expiries.length === answers.length ? expiries[0] : undefined
   }
 
   /** `work`, bounded by what is left of the budget (rejects with DeadlineExceededError past it). */

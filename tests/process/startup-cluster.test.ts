@@ -49,6 +49,16 @@ describe('REDIS_MODE=cluster at startup', TIME_BOUNDED, () => {
     expect(service.stderr).toMatch(/last reason: the cluster is not ok \(.*cluster_state:fail/)
   })
 
+  it('a seed that refuses REDIS_URL\'s credentials: exit 69 at once, "the seed at HOST:PORT refused the connection: WRONGPASS"', async () => {
+    const [seed] = cluster.nodes
+    const service = start(clusterEnv(`redis://nobody:wrong@${seed?.address}`))
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS * 5)
+    expect(service.stderr).toContain('refused the connection (exit 69)')
+    expect(service.stderr).toContain(`the seed at ${seed?.address} refused the connection: WRONGPASS`)
+  })
+
   it('closed seeds: exit 69 within the budget, "no seed node answered" with each one\'s reason', async () => {
     const ports = [await freePort(), await freePort()]
     const service = start(clusterEnv(ports.map((port) => `redis://127.0.0.1:${port}`).join(','), failFast))
@@ -58,6 +68,14 @@ describe('REDIS_MODE=cluster at startup', TIME_BOUNDED, () => {
     expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: no seed node answered \(.*ECONNREFUSED/)
     expect(service.stderr).toContain(`127.0.0.1:${ports[1]}`)
+  })
+
+  it('rediss:// to seeds without TLS: exit 69 within the budget, "no seed node answered" naming each one', async () => {
+    const service = start(clusterEnv(cluster.url.replace('redis://', 'rediss://'), failFast))
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
+    expect(service.stderr).toMatch(/last reason: no seed node answered \(.*no answer in time .*rediss:\/\//)
   })
 
   it('a seed list in standalone mode is a configuration error: exit 78', async () => {

@@ -56,12 +56,33 @@ describe('REDIS_MODE=sentinel at startup', TIME_BOUNDED, () => {
     expect(service.stderr).toContain(`127.0.0.1:${ports[1]}`)
   })
 
+  it('rediss:// to sentinels without TLS: exit 69 within the budget, "no sentinel answered" naming each one', async () => {
+    const service = start({ ...sentinelEnv(failFast), REDIS_URL: `rediss://${SENTINEL_MASTER_NAME}` })
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
+    expect(service.stderr).toMatch(/last reason: no sentinel answered \(.*no answer in time .*rediss:\/\//)
+    expect(service.stderr).toContain(sentinels.sentinels[2]?.address)
+  })
+
   it('a master name the sentinels do not know: exit 69 within the budget, "master name unknown"', async () => {
     const service = start(sentinelEnv({ ...failFast, REDIS_SENTINEL_NAME: 'not-monitored' }))
     const exit = await service.exited
     expect(exit.code).toBe(EXIT_CODES.unavailable)
     expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
     expect(service.stderr).toMatch(/last reason: master name unknown: .*"not-monitored"/)
+  })
+
+  it('a master that refuses REDIS_URL\'s credentials: exit 69 at once, "the master at HOST:PORT refused the connection: WRONGPASS"', async () => {
+    // The sentinels answer; the master they name refuses the login (node-redis would retry it silently).
+    const service = start({ ...sentinelEnv(), REDIS_URL: `redis://nobody:wrong@${SENTINEL_MASTER_NAME}` })
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS * 5)
+    expect(service.stderr).toContain('refused the connection (exit 69)')
+    expect(service.stderr).toContain(
+      `the master at ${await sentinels.masterAddress()} refused the connection: WRONGPASS`,
+    )
   })
 
   it('sentinel mode without REDIS_SENTINEL_NAME: exit 78, before any connection', async () => {

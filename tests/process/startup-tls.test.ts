@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../../src/process/exit-codes.js'
 import { rawTestEnv } from '../support/env.js'
+import { redisCli } from '../support/redis-cluster.js'
 import type { RedisProcess } from '../support/redis-process.js'
 import { startTlsRedis, TestCertificates } from '../support/redis-tls.js'
 import { EXIT_AFTER_BUDGET_SLACK_MS, spawnsServices, TIME_BOUNDED } from '../support/service-process.js'
@@ -29,8 +30,22 @@ const internal = await startTlsRedis(
   certificates,
   await certificates.issue('internal', ['DNS:redis.internal']),
 )
+/**
+ * A cluster of one TLS node that owns every slot, whose certificate names localhost only: it announces
+ * itself as 127.0.0.1, so a seed reached as localhost leads to a node the name check refuses.
+ */
+const clusterNode = await startTlsRedis(
+  certificates,
+  await certificates.issue('cluster', ['DNS:localhost']),
+  ['cluster-enabled yes', 'tls-cluster yes', 'cluster-announce-ip 127.0.0.1'],
+)
+const tlsCli = ['--tls', '--cacert', certificates.caFile, '-h', 'localhost', '-p', String(clusterNode.port)]
+await redisCli([...tlsCli, 'cluster', 'addslotsrange', '0', '16383'])
+while (!(await redisCli([...tlsCli, 'cluster', 'info'])).includes('cluster_state:ok')) {
+  await new Promise((resolve) => setTimeout(resolve, 50))
+}
 afterAll(async () => {
-  await Promise.all([localhost.stop(), internal.stop()])
+  await Promise.all([localhost.stop(), internal.stop(), clusterNode.stop()])
   certificates.remove()
 })
 
@@ -75,6 +90,26 @@ describe('TLS (rediss://) at startup', TIME_BOUNDED, () => {
     const service = start(tlsEnv('127.0.0.1', internal, failFast))
     expect((await service.exited).code).toBe(EXIT_CODES.unavailable)
     expect(service.stderr).toMatch(/last reason: .*IP: 127\.0\.0\.1 is not in the cert's list/)
+  })
+
+  it('cluster: a node announced by an address its certificate does not name: exit 69 naming the node and the name mismatch', async () => {
+    const service = start(tlsEnv('localhost', clusterNode, { ...failFast, REDIS_MODE: 'cluster' }))
+    const exit = await service.exited
+    expect(exit.code).toBe(EXIT_CODES.unavailable)
+    expect(exit.ownMs).toBeLessThan(BUDGET_MS + EXIT_AFTER_BUDGET_SLACK_MS)
+    expect(service.stderr).toMatch(
+      new RegExp(
+        `last reason: the node at 127\\.0\\.0\\.1:${clusterNode.port} does not answer: Hostname/IP does not match`,
+      ),
+    )
+  })
+
+  it('cluster: the same node with REDIS_TLS_SERVERNAME, the name its certificate carries: ready', async () => {
+    const service = start(
+      tlsEnv('127.0.0.1', clusterNode, { REDIS_MODE: 'cluster', REDIS_TLS_SERVERNAME: 'localhost' }),
+    )
+    const base = await service.listening(LISTEN_WITHIN_MS)
+    expect((await fetch(`${base}/readyz`)).status).toBe(200)
   })
 
   it('a CA file that does not exist, or is not PEM: exit 78, naming REDIS_TLS_CA_FILE', async () => {

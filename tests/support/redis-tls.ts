@@ -92,10 +92,14 @@ export class TestCertificates {
   }
 }
 
-/** A `redis-server` that speaks TLS only, with the certificate `issued` by `certificates`; clients need none. */
+/**
+ * A `redis-server` that speaks TLS only, with the certificate `issued` by `certificates`; clients need none.
+ * `config`: more configuration lines (a cluster node's, for instance).
+ */
 export function startTlsRedis(
   certificates: TestCertificates,
   issued: { cert: string; key: string },
+  config: readonly string[] = [],
 ): Promise<RedisProcess> {
   return RedisProcess.start(
     [
@@ -104,6 +108,7 @@ export function startTlsRedis(
       `tls-key-file ${issued.key}`,
       `tls-ca-cert-file ${certificates.caFile}`,
       'tls-auth-clients no',
+      ...config,
     ],
     { tls: true },
   )
