@@ -1,6 +1,7 @@
 import {
   createServer,
   type IncomingMessage,
+  maxHeaderSize,
   type OutgoingHttpHeader,
   type OutgoingHttpHeaders,
   type RequestListener,
@@ -151,7 +152,13 @@ const CLIENT_ERRORS: Record<string, { status: number; code: string; message: str
   HPE_HEADER_OVERFLOW: {
     status: 431,
     code: 'headers_too_large',
-    message: 'The request head is larger than the server accepts (16 KiB)',
+    // Node's limit: 16 KiB unless `--max-http-header-size` changes it.
+    message: `The request head is larger than the server accepts (${maxHeaderSize} bytes)`,
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    code: 'payload_too_large',
+    message: 'The chunk extensions of the request body are larger than the server accepts',
   },
   ERR_HTTP_REQUEST_TIMEOUT: {
     status: 408,

@@ -102,6 +102,12 @@ describe('requests Node refuses before any route runs', () => {
     ],
     ['a malformed request line', 'GET /healthz HTTP/9.9 junk\r\nHost: test\r\n\r\n', 400, 'bad_request'],
     [
+      'chunk extensions over what Node accepts',
+      `POST /sessions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2;x=${'a'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`,
+      413,
+      'payload_too_large',
+    ],
+    [
       'a body both chunked and sized',
       'POST /sessions HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
       400,
